@@ -1,0 +1,3 @@
+"""OMNIX: customer analytics for supermarket chains."""
+
+__version__ = "0.1.0"
