@@ -291,8 +291,14 @@ def fit_bgnbd(
     ValueError
         If the histories are malformed (negative counts, ``t_x > T``, ...).
     InsufficientDataError
-        If there are no households, no repeat purchases, or every household
-        repeats (then nothing separates buying from dropping out).
+        If there are no households or none made a repeat purchase (the
+        likelihood then grows without bound as purchase rates go to zero).
+
+    Notes
+    -----
+    The log-parameters are bounded to [-15, 15]; an estimate on that bound
+    means the data push the parameter to 0 or infinity (for instance ``a``
+    when almost nobody drops out) and the boundary value is returned.
     """
     xs, txs, Ts = _histories(x, t_x, T)
     w = np.ones_like(xs) if weights is None else np.asarray(weights, dtype=np.float64)
