@@ -1,0 +1,189 @@
+"""Claude on Amazon Bedrock through boto3's ``bedrock-runtime`` Converse API."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import boto3
+import pydantic
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from omnix.analysers.completion import (
+    NO_USAGE,
+    CompletionUsage,
+    JsonCompletion,
+    ProviderError,
+    RawReply,
+    RetryPolicy,
+    complete_with_retries,
+    parse_retry_after,
+    status_error,
+)
+from omnix.analysers.settings import ProviderSettings
+
+PROVIDER_NAME = "bedrock"
+
+# Bedrock error codes that mean "try again later" whatever status carried them.
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ModelTimeoutException",
+        "ModelNotReadyException",
+    }
+)
+
+
+class BedrockProvider:
+    """Sends one Converse request per attempt from a worker thread.
+
+    boto3 is blocking, so each call runs in a thread. A thread cannot be
+    cancelled, so every attempt gets a client whose read timeout is the time
+    left before the deadline: an abandoned call then ends by itself shortly
+    after the deadline instead of holding a thread for botocore's default
+    60 s. boto3's own retries are off; the shared retry loop decides.
+    """
+
+    name = PROVIDER_NAME
+
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        max_output_tokens: int = 4096,
+    ) -> None:
+        self._region = settings.bedrock_region
+        self._endpoint_url = settings.bedrock_endpoint_url
+        self._model_ids = (
+            settings.bedrock_haiku_model_id,
+            settings.bedrock_sonnet_model_id,
+        )
+        self._retry_policy = retry_policy or RetryPolicy()
+        self._max_output_tokens = max_output_tokens
+        # One session for the provider's life: it caches the resolved
+        # credentials and the loaded service model between attempts.
+        self._session = boto3.session.Session(region_name=self._region)
+
+    @property
+    def offered_model_ids(self) -> tuple[str, ...]:
+        return self._model_ids
+
+    def availability(self) -> tuple[bool, str | None]:
+        if self._region is None:
+            return False, "OMNIX_BEDROCK_REGION is not set"
+        if self._session.get_credentials() is None:
+            return False, (
+                "no AWS credentials found (environment, shared credentials "
+                "file, SSO or instance role)"
+            )
+        return True, None
+
+    async def complete_json(
+        self,
+        *,
+        model_id: str,
+        system: str,
+        prompt: str,
+        answer_schema: type[pydantic.BaseModel],
+        deadline_s: float,
+    ) -> JsonCompletion:
+        available, reason = self.availability()
+        if not available:
+            raise ProviderError("unavailable", reason or "", provider=self.name)
+
+        request: dict[str, Any] = {
+            "modelId": model_id,
+            "system": [{"text": system}],
+            "messages": [{"role": "user", "content": [{"text": prompt}]}],
+            "inferenceConfig": {
+                "maxTokens": self._max_output_tokens,
+                "temperature": 0.0,
+            },
+        }
+
+        async def send_once(remaining_s: float) -> RawReply:
+            client = self._client(remaining_s)
+            try:
+                response = await asyncio.to_thread(client.converse, **request)
+            except ClientError as failure:
+                raise self._client_error(failure) from failure
+            except (ReadTimeoutError, ConnectTimeoutError) as failure:
+                raise ProviderError(
+                    "timeout", str(failure), provider=self.name, retryable=True
+                ) from failure
+            except NoCredentialsError as failure:
+                raise ProviderError(
+                    "unavailable", str(failure), provider=self.name
+                ) from failure
+            except BotoCoreError as failure:
+                # Connection refused, DNS failure, a broken response stream.
+                raise ProviderError(
+                    "http", str(failure), provider=self.name, retryable=True
+                ) from failure
+            return _reply_from(response, model_id)
+
+        return await complete_with_retries(
+            provider=self.name,
+            send_once=send_once,
+            answer_schema=answer_schema,
+            deadline_s=deadline_s,
+            policy=self._retry_policy,
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to close: each attempt's client is dropped after use."""
+
+    def _client(self, read_timeout_s: float) -> Any:
+        config = Config(
+            connect_timeout=max(0.1, min(5.0, read_timeout_s)),
+            read_timeout=max(0.1, read_timeout_s),
+            retries={"total_max_attempts": 1},
+        )
+        return self._session.client(
+            "bedrock-runtime",
+            region_name=self._region,
+            endpoint_url=self._endpoint_url,
+            config=config,
+        )
+
+    def _client_error(self, failure: ClientError) -> ProviderError:
+        error = failure.response.get("Error", {})
+        metadata = failure.response.get("ResponseMetadata", {})
+        status = int(metadata.get("HTTPStatusCode") or 0)
+        code = str(error.get("Code", ""))
+        message = f"{code}: {error.get('Message', '')}".strip(": ")
+        headers = metadata.get("HTTPHeaders", {})
+        classified = status_error(
+            self.name, status, message, parse_retry_after(headers.get("retry-after"))
+        )
+        classified.retryable = classified.retryable or code in _RETRYABLE_CODES
+        return classified
+
+
+def _reply_from(response: dict[str, Any], model_id: str) -> RawReply:
+    """Text and usage of a Converse response (its shape is botocore's model)."""
+    blocks = response.get("output", {}).get("message", {}).get("content", [])
+    text = "".join(block["text"] for block in blocks if "text" in block)
+    usage = response.get("usage")
+    counted = NO_USAGE
+    if usage:
+        # Cache writes are billed at least at the input rate; with no field of
+        # their own they are counted as input rather than dropped.
+        counted = CompletionUsage(
+            input_tokens=int(usage.get("inputTokens", 0))
+            + int(usage.get("cacheWriteInputTokens", 0)),
+            output_tokens=int(usage.get("outputTokens", 0)),
+            cached_tokens=int(usage.get("cacheReadInputTokens", 0)),
+        )
+    # Converse does not echo the model; the requested id is what was billed.
+    return RawReply(text=text, usage=counted, provider_model_id=model_id)

@@ -1,0 +1,122 @@
+"""A scripted HTTP server on 127.0.0.1 that plays an LLM provider's part.
+
+Each test queues the replies the "provider" gives, in order, and afterwards
+reads the requests it received. The SDKs under test talk to it over real
+sockets, so the wire format (paths, headers, JSON shapes, status codes) is
+exercised exactly as against the real service.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class ScriptedProvider(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.replies: deque[ScriptedReply] = deque()
+        self.received: list[ReceivedRequest] = []
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def reply(
+        self,
+        status: int,
+        body: Any,
+        *,
+        headers: dict[str, str] | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
+        """Queue the next reply."""
+        self.replies.append(ScriptedReply(status, body, headers or {}, delay_s))
+
+    def next_reply(self, request: ReceivedRequest) -> ScriptedReply:
+        with self._lock:
+            self.received.append(request)
+            if not self.replies:
+                return ScriptedReply(599, {"message": "no scripted reply left"})
+            return self.replies.popleft()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ScriptedProvider
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        body = json.loads(raw) if raw else None
+        request = ReceivedRequest(
+            method="POST",
+            path=self.path,
+            headers={key.lower(): value for key, value in self.headers.items()},
+            body=body,
+        )
+        reply = self.server.next_reply(request)
+        if reply.delay_s and self.server.stopping.wait(reply.delay_s):
+            return
+        payload = (
+            reply.body
+            if isinstance(reply.body, bytes)
+            else json.dumps(reply.body).encode()
+        )
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (its deadline passed): nothing to answer.
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Keep pytest output clean; the received list is the record.
+        pass
+
+
+@pytest.fixture
+def provider_server() -> Iterator[ScriptedProvider]:
+    server = ScriptedProvider()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
