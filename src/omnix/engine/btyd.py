@@ -208,22 +208,34 @@ class BGNBDFit:
     def _expected_given_active_quadrature(
         self, t: float, xs: FloatArray, Ts: FloatArray
     ) -> FloatArray:
-        """E[Y(t) | active] by Gauss-Jacobi quadrature over the dropout probability."""
+        """E[Y(t) | active] by quadrature over the dropout probability."""
         out = np.empty_like(xs)
         for x_value in np.unique(xs):
             rows = xs == x_value
-            # Weight (1-u)^(b+x-1) (1+u)^(a-1) on [-1, 1] is Beta(a, b+x) in p.
-            u, w = special.roots_jacobi(
-                _QUADRATURE_NODES, self.b + x_value - 1.0, self.a - 1.0
-            )
-            p = (1.0 + u) / 2.0
-            base = np.log(self.alpha + Ts[rows])[:, None]
-            log_silent = (self.r + x_value) * (
-                base - np.log(self.alpha + Ts[rows][:, None] + p[None, :] * t)
-            )
-            integrand = -np.expm1(log_silent) / p[None, :]
-            out[rows] = integrand @ w / w.sum()
+            p, w = _beta_nodes(self.a, self.b + x_value)
+            # log1p keeps the integrand's p -> 0 limit, (r+x) t / (alpha+T).
+            ratio = t / (self.alpha + Ts[rows])
+            log_silent = -(self.r + x_value) * np.log1p(ratio[:, None] * p[None, :])
+            out[rows] = (-np.expm1(log_silent) / p[None, :]) @ w
         return out
+
+
+def _beta_nodes(a: float, b: float) -> tuple[FloatArray, FloatArray]:
+    """Nodes and weights (summing to 1) for expectations under Beta(a, b).
+
+    Gauss-Jacobi with weight ``(1-u)^(b-1) (1+u)^(a-1)`` on [-1, 1] is exact
+    for polynomials in ``p = (1+u)/2``. SciPy's normalising constant
+    overflows for extreme shapes (the degenerate fits of a handful of
+    households); there the rule falls back to Gauss-Legendre on the beta
+    quantile function, less accurate but finite.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        u, w = special.roots_jacobi(_QUADRATURE_NODES, b - 1.0, a - 1.0)
+    if np.all(np.isfinite(w)) and w.sum() > 0:
+        return (1.0 + u) / 2.0, w / w.sum()
+    u, w = special.roots_legendre(_QUADRATURE_NODES)
+    p = special.betaincinv(a, b, (1.0 + u) / 2.0)
+    return np.maximum(p, 1e-300), w / w.sum()
 
 
 def bgnbd_log_likelihood(

@@ -14,11 +14,11 @@ from omnix.streaming.bus import (
     DeadLetter,
     EventBus,
     Handler,
-    StreamBusBase,
     StreamEntry,
     StreamInfo,
     StreamNotFoundError,
 )
+from omnix.streaming.bus_base import StreamBusBase
 from omnix.streaming.bus_metrics import ProcessingMetrics
 from omnix.streaming.memory_bus import MemoryBus
 from omnix.streaming.redis_bus import RedisStreamBus
@@ -49,7 +49,7 @@ def create_event_bus(
     claim_idle_ms: int = 60_000,
     max_deliveries: int = 5,
     max_length: int | None = 100_000,
-) -> StreamBusBase:
+) -> EventBus:
     """A ``RedisStreamBus`` when ``redis_url`` is set, else a ``MemoryBus``."""
     if redis_url:
         return RedisStreamBus(

@@ -4,7 +4,8 @@ Purchase, segment-update and consumption-prediction events are appended to named
 streams and read by consumer groups. ``RedisStreamBus`` (production, shared by
 any number of ``omnix serve`` and ``omnix worker`` processes) and ``MemoryBus``
 (embedded default, one process) implement the same interface, and the consuming
-loop that gives the delivery guarantees lives once, in ``StreamBusBase.consume``:
+loop that gives the delivery guarantees lives once, in ``StreamBusBase.consume``
+(``bus_base.py``):
 
 * at-least-once: an entry is acknowledged only after its handler returned; a
   handler that raises, a stopped task or a killed process leaves it pending;
@@ -21,18 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-import structlog
 
-from omnix.streaming.bus_metrics import ProcessingMeter, ProcessingMetrics
-
-log = structlog.get_logger(__name__)
+from omnix.streaming.bus_metrics import ProcessingMetrics
 
 DEFAULT_GROUP = "omnix"
 DEAD_LETTER_SUFFIX = ":dead"
@@ -147,8 +143,13 @@ class EventBus(Protocol):
         batch_size: int = 100,
         block_ms: int = 1000,
         group: str | None = None,
+        claim_idle_ms: int | None = None,
+        max_deliveries: int | None = None,
     ) -> None:
-        """Run ``handler`` on the group's entries until ``stop`` is set."""
+        """Run ``handler`` on the group's entries until ``stop`` is set.
+
+        Acknowledges an entry after ``handler`` returns; see ``StreamBusBase``.
+        """
         ...
 
     async def stream_info(self, stream: str, *, group: str | None = None) -> StreamInfo:
@@ -223,194 +224,3 @@ def decode_event(payload: bytes | str) -> dict[str, Any]:
 def describe_error(exc: BaseException) -> str:
     """One line naming the exception class and its message."""
     return f"{type(exc).__name__}: {exc}"[:2000]
-
-
-class StreamBusBase(ABC):
-    """The consuming loop shared by both engines, over five engine primitives."""
-
-    # Errors of the engine that a retry can cure (connection lost, timeout).
-    transient_errors: tuple[type[BaseException], ...] = ()
-
-    def __init__(
-        self,
-        *,
-        group: str = DEFAULT_GROUP,
-        claim_idle_ms: int = 60_000,
-        max_deliveries: int = 5,
-        max_length: int | None = 100_000,
-        metrics_window_s: float = 60.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        if claim_idle_ms < 1:
-            raise ValueError(f"claim_idle_ms must be >= 1, got {claim_idle_ms}")
-        if max_deliveries < 1:
-            raise ValueError(f"max_deliveries must be >= 1, got {max_deliveries}")
-        if max_length is not None and max_length < 1:
-            raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
-        self.group = check_consumer_name(group)
-        self.claim_idle_ms = claim_idle_ms
-        self.max_deliveries = max_deliveries
-        self.max_length = max_length
-        self.metrics_window_s = metrics_window_s
-        self.clock = clock
-        self._meters: dict[tuple[str, str, str], ProcessingMeter] = {}
-
-    @abstractmethod
-    async def create_stream(self, name: str, *, group: str | None = None) -> None:
-        """Create the stream and its consumer group; no-op when both exist."""
-
-    @abstractmethod
-    async def publish_many(
-        self, stream: str, events: Sequence[Mapping[str, Any]]
-    ) -> list[str]:
-        """Append events in order; return their entry ids in the same order."""
-
-    async def publish(self, stream: str, event: Mapping[str, Any]) -> str:
-        """Append one event (it must carry an ``eventId``); return its entry id."""
-        (entry_id,) = await self.publish_many(stream, [event])
-        return entry_id
-
-    async def consume(
-        self,
-        stream: str,
-        consumer_name: str,
-        handler: Handler,
-        *,
-        stop: asyncio.Event,
-        batch_size: int = 100,
-        block_ms: int = 1000,
-        group: str | None = None,
-    ) -> None:
-        """Run ``handler`` on the group's entries until ``stop`` is set.
-
-        Each round first claims pending entries idle for ``claim_idle_ms`` (the
-        pending list is scanned again every ``claim_idle_ms / 2``), then reads up
-        to ``batch_size`` new entries, waiting at most ``block_ms`` for them.
-        Entries are handled one after another and acknowledged after their
-        handler returns. ``stop`` is honoured between batches, so a graceful stop
-        finishes what was read; cancelling the task instead abandons the batch to
-        the claiming of other consumers. Connection errors are logged and retried
-        with a growing pause rather than ending the loop.
-        """
-        check_stream_name(stream)
-        check_consumer_name(consumer_name)
-        if batch_size < 1 or block_ms < 1:
-            raise ValueError("batch_size and block_ms must be >= 1")
-        group = check_consumer_name(group or self.group)
-        await self.create_stream(stream, group=group)
-        meter = self._meter(stream, group, consumer_name)
-        claim_every_s = max(self.claim_idle_ms / 2000, 0.005)
-        next_claim_at = 0.0
-        cursor = SCAN_DONE
-        pause_s = 0.05
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_claim_at:
-                    cursor, claimed = await self._claim_idle(
-                        stream, group, consumer_name, cursor, batch_size
-                    )
-                    if cursor == SCAN_DONE:
-                        next_claim_at = time.monotonic() + claim_every_s
-                    meter.record_claimed(len(claimed))
-                    for entry in claimed:
-                        await self._handle(entry, group, consumer_name, handler, meter)
-                fresh = await self._read_new(
-                    stream, group, consumer_name, batch_size, block_ms
-                )
-                for entry in fresh:
-                    await self._handle(entry, group, consumer_name, handler, meter)
-                pause_s = 0.05
-            except self.transient_errors as exc:
-                log.warning(
-                    "stream.bus_unavailable",
-                    stream=stream,
-                    consumer=consumer_name,
-                    error=describe_error(exc),
-                    retry_in_s=pause_s,
-                )
-                await asyncio.sleep(pause_s)
-                pause_s = min(pause_s * 2, 5.0)
-
-    async def _handle(
-        self,
-        entry: StreamEntry,
-        group: str,
-        consumer_name: str,
-        handler: Handler,
-        meter: ProcessingMeter,
-    ) -> None:
-        if entry.delivery_count > self.max_deliveries:
-            await self._dead_letter(entry, group, consumer_name)
-            meter.record_dead_lettered()
-            log.error(
-                "stream.entry_dead_lettered",
-                stream=entry.stream,
-                entry_id=entry.entry_id,
-                event_id=entry.event_id,
-                deliveries=entry.delivery_count - 1,
-            )
-            return
-        try:
-            await handler(entry)
-        except Exception as exc:  # any handler bug must leave the entry pending
-            meter.record_failed()
-            error = describe_error(exc)
-            log.warning(
-                "stream.handler_failed",
-                stream=entry.stream,
-                entry_id=entry.entry_id,
-                event_id=entry.event_id,
-                delivery=entry.delivery_count,
-                error=error,
-            )
-            await self._note_failure(entry, group, error)
-            return
-        meter.record_handled(entry.published_at)
-        await self._ack(entry, group)
-
-    def processing_metrics(
-        self, stream: str, *, group: str | None = None
-    ) -> dict[str, ProcessingMetrics]:
-        """Metrics of this process's consumers of the stream, by consumer name."""
-        group = group or self.group
-        return {
-            consumer: meter.snapshot()
-            for (s, g, consumer), meter in self._meters.items()
-            if s == stream and g == group
-        }
-
-    def _forget_meters(self, stream: str) -> None:
-        for key in [k for k in self._meters if k[0] == stream]:
-            del self._meters[key]
-
-    def _meter(self, stream: str, group: str, consumer: str) -> ProcessingMeter:
-        key = (stream, group, consumer)
-        if key not in self._meters:
-            self._meters[key] = ProcessingMeter(
-                consumer, window_s=self.metrics_window_s, clock=self.clock
-            )
-        return self._meters[key]
-
-    @abstractmethod
-    async def _read_new(
-        self, stream: str, group: str, consumer: str, count: int, block_ms: int
-    ) -> list[StreamEntry]:
-        """Deliver up to ``count`` never-delivered entries to ``consumer``."""
-
-    @abstractmethod
-    async def _claim_idle(
-        self, stream: str, group: str, consumer: str, cursor: str, count: int
-    ) -> tuple[str, list[StreamEntry]]:
-        """Claim pending entries idle >= claim_idle_ms from ``cursor`` on."""
-
-    @abstractmethod
-    async def _ack(self, entry: StreamEntry, group: str) -> None:
-        """Acknowledge the entry and forget its recorded error."""
-
-    @abstractmethod
-    async def _note_failure(self, entry: StreamEntry, group: str, error: str) -> None:
-        """Record the handler's error so a dead letter can carry it."""
-
-    @abstractmethod
-    async def _dead_letter(self, entry: StreamEntry, group: str, consumer: str) -> None:
-        """Append the entry to ``<stream>:dead`` and acknowledge it, atomically."""

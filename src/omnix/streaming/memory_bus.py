@@ -24,7 +24,6 @@ from omnix.streaming.bus import (
     SCAN_DONE,
     ConsumerInfo,
     DeadLetter,
-    StreamBusBase,
     StreamEntry,
     StreamInfo,
     StreamNotFoundError,
@@ -33,6 +32,7 @@ from omnix.streaming.bus import (
     decode_event,
     encode_event,
 )
+from omnix.streaming.bus_base import StreamBusBase
 
 _NO_ERROR = "no error recorded: the consumer stopped or died inside the handler"
 
@@ -243,7 +243,13 @@ class MemoryBus(StreamBusBase):
         return [self._entry(stream, key, 1) for key in fresh]
 
     async def _claim_idle(
-        self, stream: str, group: str, consumer: str, cursor: str, count: int
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        cursor: str,
+        count: int,
+        min_idle_ms: int,
     ) -> tuple[str, list[StreamEntry]]:
         await asyncio.sleep(0)
         state = self._stream(stream)
@@ -263,7 +269,7 @@ class MemoryBus(StreamBusBase):
                 del ours.pending[key]
                 ours.errors.pop(key, None)
                 continue
-            if (now - row.delivered_at) * 1000 >= self.claim_idle_ms:
+            if (now - row.delivered_at) * 1000 >= min_idle_ms:
                 row.consumer, row.delivered_at = consumer, now
                 row.delivery_count += 1
                 claimed.append(key)

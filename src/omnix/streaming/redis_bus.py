@@ -32,7 +32,6 @@ from omnix.streaming.bus import (
     DEFAULT_GROUP,
     ConsumerInfo,
     DeadLetter,
-    StreamBusBase,
     StreamEntry,
     StreamInfo,
     StreamNotFoundError,
@@ -42,6 +41,7 @@ from omnix.streaming.bus import (
     describe_error,
     encode_event,
 )
+from omnix.streaming.bus_base import StreamBusBase
 
 log = structlog.get_logger(__name__)
 
@@ -234,11 +234,17 @@ class RedisStreamBus(StreamBusBase):
         return await self._decode(stream, group, consumer, _read_rows(reply), {})
 
     async def _claim_idle(
-        self, stream: str, group: str, consumer: str, cursor: str, count: int
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        cursor: str,
+        count: int,
+        min_idle_ms: int,
     ) -> tuple[str, list[StreamEntry]]:
         key = self._key(stream)
         reply: Any = await self._redis.xautoclaim(
-            key, group, consumer, self.claim_idle_ms, start_id=cursor, count=count
+            key, group, consumer, min_idle_ms, start_id=cursor, count=count
         )
         next_cursor, rows, deleted = _text(reply[0]), _rows(reply[1]), reply[2]
         if deleted:

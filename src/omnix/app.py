@@ -1,0 +1,143 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
+
+from omnix import __version__
+from omnix.auth.endpoints import router as auth_router
+from omnix.context import AppContext
+from omnix.customers.endpoints import router as customers_router
+from omnix.errors import OmnixError, error_envelope
+from omnix.system.endpoints import router as system_router
+from omnix.system.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+
+log = structlog.get_logger()
+
+API_DESCRIPTION = """Customer analytics for supermarket chains.
+
+Errors always come as `{statusCode, error, message}` with `details` naming each
+offending field on validation errors. Authenticate with `POST /auth/login` and
+send `Authorization: Bearer <accessToken>`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        details.append({"field": location or "body", "message": str(error.get("msg"))})
+    return details
+
+
+async def _omnix_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OmnixError)
+    if exc.status_code >= 500:
+        log.error("http.error", status=exc.status_code, message=exc.message)
+    return JSONResponse(
+        exc.envelope(), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = _validation_details(exc)
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+    return JSONResponse(
+        error_envelope(400, f"Validation failed: {summary}", details), status_code=400
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        error_envelope(exc.status_code, str(exc.detail)),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("http.unhandled", error=type(exc).__name__)
+    return JSONResponse(error_envelope(500, "Internal server error"), status_code=500)
+
+
+def create_app(context: AppContext) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log.info("omnix.started", version=__version__, database=context.db.dialect)
+        yield
+        await context.db.dispose()
+
+    app = FastAPI(
+        title="OMNIX Customer Analytics API",
+        version=__version__,
+        description=API_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+
+    app.add_exception_handler(OmnixError, _omnix_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=context.settings.max_body_bytes
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=context.settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    app.add_middleware(RequestContextMiddleware)
+
+    app.include_router(system_router)
+    app.include_router(auth_router)
+    # The guide's clients call both; the schema documents the short form once.
+    app.include_router(auth_router, prefix="/v1", include_in_schema=False)
+    app.include_router(customers_router, prefix="/v1")
+    _mount_docs(app)
+    return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    app.mount(
+        "/api-docs/assets",
+        StaticFiles(directory=Path(swagger_ui_path)),
+        name="swagger-assets",
+    )
+
+    @app.get("/api-docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="OMNIX API",
+            swagger_js_url="/api-docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/api-docs/assets/swagger-ui.css",
+            swagger_favicon_url="/api-docs/assets/favicon-32x32.png",
+        )

@@ -1,0 +1,1 @@
+"""The product catalogue, kept from what purchases and imports say."""

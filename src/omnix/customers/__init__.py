@@ -1,0 +1,1 @@
+"""Customer profiles, purchase histories and product interactions."""

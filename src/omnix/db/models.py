@@ -1,0 +1,20 @@
+"""Every table, imported in one place for Alembic and the test fixtures."""
+
+from omnix.auth.models import LoginSession, LoginThrottle, RefreshToken, UserAccount
+from omnix.catalogue.models import Product
+from omnix.customers.models import Customer, ProductInteraction, PurchaseLine
+from omnix.db.base import Base
+from omnix.system.models import IdempotentRequest
+
+__all__ = [
+    "Base",
+    "Customer",
+    "IdempotentRequest",
+    "LoginSession",
+    "LoginThrottle",
+    "Product",
+    "ProductInteraction",
+    "PurchaseLine",
+    "RefreshToken",
+    "UserAccount",
+]

@@ -1,0 +1,115 @@
+"""Request dependencies: the context, the database session, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from omnix.auth.models import LoginSession
+from omnix.clock import Clock
+from omnix.context import AppContext
+from omnix.errors import Forbidden, OmnixError, Unauthorized
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def get_clock(context: ContextDep) -> Clock:
+    return context.clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+async def get_session(
+    request: Request, context: ContextDep
+) -> AsyncIterator[AsyncSession]:
+    """One session per request, committed once when the route succeeds."""
+    write = request.method not in READ_METHODS
+    async with context.db.session(write=write) as session:
+        try:
+            yield session
+        except OmnixError as exc:
+            if exc.keep_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /auth/login")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    role: str
+    session_id: str
+    customer_id: str | None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("manager", "admin")
+
+
+async def get_principal(
+    context: ContextDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized()
+    claims = context.signer.verify(credentials.credentials)
+    login_session = await session.get(LoginSession, claims.session_id)
+    if login_session is None or login_session.revoked_at is not None:
+        raise Unauthorized("Session has ended")
+    return Principal(
+        user_id=claims.user_id,
+        role=claims.role,
+        session_id=claims.session_id,
+        customer_id=claims.customer_id,
+    )
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def require_staff(principal: CurrentUser) -> Principal:
+    if not principal.is_staff:
+        raise Forbidden("This action needs the manager or admin role")
+    return principal
+
+
+def require_admin(principal: CurrentUser) -> Principal:
+    if principal.role != "admin":
+        raise Forbidden("This action needs the admin role")
+    return principal
+
+
+ManagerUser = Annotated[Principal, Depends(require_staff)]
+AdminUser = Annotated[Principal, Depends(require_admin)]
+
+
+def ensure_customer_access(principal: Principal, customer_id: str) -> None:
+    """A customer reaches only their own records; staff reach everyone's."""
+    if not principal.is_staff and principal.customer_id != customer_id:
+        raise Forbidden("You may only access your own customer records")

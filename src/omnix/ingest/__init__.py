@@ -1,0 +1,1 @@
+"""Bulk loading: purchase files and the Complete Journey demo data."""

@@ -1,0 +1,1 @@
+"""Health, metrics, idempotency and other cross-cutting service parts."""
