@@ -13,6 +13,7 @@ from scipy import optimize
 from omnix.engine.btyd import (
     BGNBDFit,
     InsufficientDataError,
+    _beta_nodes,
     _log_likelihood_and_gradient,
     bgnbd_log_likelihood,
     fit_bgnbd,
@@ -282,3 +283,29 @@ def test_negative_horizon_is_refused() -> None:
         model.expected_purchases(-1.0, [1], [1.0], [2.0])
     with pytest.raises(ValueError, match="window"):
         model.p_purchase_within(float("nan"), [1], [1.0], [2.0])
+
+
+def test_degenerate_fit_of_two_households_still_forecasts_finite_values() -> None:
+    # Two households cannot identify four parameters: the optimum runs off to
+    # huge r, alpha and a, where SciPy's Gauss-Jacobi constant overflows.
+    fit = fit_bgnbd([1, 1], [10.0, 1.0], [20.0, 16.0])
+    x, t_x, T = (
+        np.array([0.0, 1.0, 1.0]),
+        np.array([0.0, 10.0, 1.0]),
+        np.array([5.0, 20.0, 16.0]),
+    )
+
+    for values in (
+        fit.p_alive(x, t_x, T),
+        fit.expected_purchases(30.0, x, t_x, T),
+        fit.p_purchase_within(30.0, x, t_x, T),
+    ):
+        assert np.all(np.isfinite(values))
+        assert np.all(values >= 0)
+
+
+def test_beta_nodes_fall_back_to_quantiles_for_extreme_shapes() -> None:
+    p, w = _beta_nodes(0.5, 3e5)
+    assert w.sum() == pytest.approx(1.0)
+    assert np.all(p > 0)
+    assert p @ w == pytest.approx(0.5 / (0.5 + 3e5), rel=2e-3)
