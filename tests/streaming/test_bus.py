@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
-from conftest import BusFactory, purchase, wait_until
+import redis.asyncio as aioredis
+from killable_consumer import Ledger
 
+from conftest import REDIS_URL, BusFactory, purchase, wait_until
 from omnix.streaming import StreamBusBase, StreamEntry, StreamNotFoundError
 
 FAST = {"claim_idle_ms": 50, "max_deliveries": 3}
@@ -362,3 +367,68 @@ async def test_streams_are_listed_created_idempotently_and_deleted(
     assert await bus.list_streams() == [stream]
     with pytest.raises(StreamNotFoundError):
         await bus.stream_info(other)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("make_bus", ["redis"], indirect=True)
+async def test_redis_consumer_killed_mid_handler_loses_no_event(
+    make_bus: BusFactory, stream: str
+) -> None:
+    """SIGKILL a consumer process after it applied an event but before the ack.
+
+    The process had read a batch of ten (e10..e19), applied e10..e12 and hung in
+    e12's handler; e12..e19 stay pending under its name. A consumer here claims
+    them once idle, and the exactly-once ledger ends with every amount counted
+    once although e12 was delivered twice.
+    """
+    bus = make_bus(claim_idle_ms=200)
+    amounts = {f"e{i}": 100 + i for i in range(40)}
+    await bus.publish_many(
+        stream, [purchase(e, amount_cents=a) for e, a in amounts.items()]
+    )
+    doomed = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("killable_consumer.py")),
+        REDIS_URL,
+        make_bus.key_prefix,
+        stream,
+        "till-doomed",
+        "e12",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert doomed.stdout is not None
+        line = await asyncio.wait_for(doomed.stdout.readline(), 15)
+        assert line == b"TRAPPED\n"
+    finally:
+        doomed.kill()  # SIGKILL: no cleanup, no ack, no goodbye
+        await doomed.wait()
+    assert doomed.returncode == -signal.SIGKILL
+    info = await bus.stream_info(stream)
+    assert {c.name: c.pending for c in info.consumers} == {"till-doomed": 8}
+
+    ledger = Ledger(aioredis.Redis.from_url(REDIS_URL), make_bus.key_prefix)
+    try:
+
+        async def survivor(entry: StreamEntry) -> None:
+            await ledger.apply(entry)
+
+        async with consuming(bus, stream, "till-survivor", survivor):
+            await wait_until(lambda: _pending(bus, stream, 0), what="the claims")
+            await wait_until(
+                lambda: _handled(bus, stream, 28, "till-survivor"), what="28"
+            )
+        assert await ledger.seen() == set(amounts)
+        assert await ledger.total_cents() == sum(amounts.values())
+        deliveries = Counter(await ledger.deliveries())
+        assert deliveries["e12"] == 2
+        assert set(deliveries.values()) == {1, 2}
+        assert sum(deliveries.values()) == 41
+    finally:
+        await ledger.client.aclose()
+    info = await bus.stream_info(stream)
+    assert info.processing["till-survivor"].claimed_total == 8
+    assert {c.name: c.pending for c in info.consumers} == {
+        "till-doomed": 0,
+        "till-survivor": 0,
+    }
