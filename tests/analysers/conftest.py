@@ -111,7 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def provider_server() -> Iterator[ScriptedProvider]:
     server = ScriptedProvider()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
@@ -120,3 +122,37 @@ def provider_server() -> Iterator[ScriptedProvider]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def aws_test_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Fake static AWS keys in the environment, and nothing else to find."""
+    _isolate_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDOMNIXTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "omnix-test-secret")
+
+
+@pytest.fixture
+def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """An environment in which the AWS credential chain finds nothing."""
+    _isolate_aws(monkeypatch, tmp_path)
+
+
+def _isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    # Never wait on the EC2 instance metadata service from a test.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
