@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from killable_consumer import Ledger
+from tests.streaming.killable_consumer import Ledger
+from tests.streaming.support import REDIS_URL, BusFactory, purchase, wait_until
 
-from conftest import REDIS_URL, BusFactory, purchase, wait_until
 from omnix.streaming import StreamBusBase, StreamEntry, StreamNotFoundError
 
 FAST = {"claim_idle_ms": 50, "max_deliveries": 3}
