@@ -215,16 +215,23 @@ async def list_customers(
     )
 
 
+CURSOR_PREFIX = "omnix1:"
+
+
 def _encode_cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+    raw = (CURSOR_PREFIX + value).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode()).decode()
+        raw = base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise field_error("query.cursor", "not a cursor returned by this API") from exc
+    if not raw.startswith(CURSOR_PREFIX):
+        raise field_error("query.cursor", "not a cursor returned by this API")
+    return raw[len(CURSOR_PREFIX) :]
 
 
 # Purchases ---------------------------------------------------------------
@@ -451,7 +458,7 @@ async def track_interaction(
     now: datetime,
 ) -> schemas.ProductInteraction:
     await get_customer(session, customer_id)
-    occurred_at = body.timestamp or now
+    occurred_at = (body.timestamp or now).astimezone(UTC)
     if occurred_at > now + FUTURE_TOLERANCE:
         raise field_error("body.timestamp", "is in the future")
     if body.interaction_type == "rating" and body.rating is None:

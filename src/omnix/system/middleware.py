@@ -10,7 +10,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from omnix.errors import PayloadTooLarge, error_envelope
+from omnix.errors import error_envelope
 
 log = structlog.get_logger()
 
@@ -87,18 +87,33 @@ class BodySizeLimitMiddleware:
             ):
                 await _send_too_large(send, self.max_bytes)
                 return
+        # Read the body before the route sees it (at most the limit), so an
+        # oversized chunked body is refused before any of it is parsed.
+        chunks: list[bytes] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise PayloadTooLarge(_too_large_text(self.max_bytes))
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await _send_too_large(send, self.max_bytes)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        await self.app(scope, limited_receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def _too_large_text(max_bytes: int) -> str:
