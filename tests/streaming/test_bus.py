@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -16,7 +17,13 @@ import redis.asyncio as aioredis
 from tests.streaming.killable_consumer import Ledger
 from tests.streaming.support import REDIS_URL, BusFactory, purchase, wait_until
 
-from omnix.streaming import StreamBusBase, StreamEntry, StreamNotFoundError
+from omnix.streaming import (
+    StreamBusBase,
+    StreamEntry,
+    StreamNotFoundError,
+    default_consumer_name,
+)
+from omnix.streaming.bus import check_consumer_name
 
 FAST = {"claim_idle_ms": 50, "max_deliveries": 3}
 
@@ -432,3 +439,34 @@ async def test_redis_consumer_killed_mid_handler_loses_no_event(
         "till-doomed": 0,
         "till-survivor": 0,
     }
+
+
+async def test_idle_consumers_without_pending_entries_are_forgotten(
+    make_bus: BusFactory, stream: str
+) -> None:
+    bus = make_bus(claim_idle_ms=60_000)
+    await bus.publish_many(stream, [purchase("e0"), purchase("bad")])
+
+    async def handler(entry: StreamEntry) -> None:
+        if entry.event_id == "bad":
+            raise RuntimeError("keeps failing")
+
+    async with consuming(bus, stream, "till-1", handler):
+        await wait_until(lambda: _handled(bus, stream, 1), what="one handled")
+    await bus.publish(stream, purchase("e2"))
+    async with consuming(bus, stream, "till-2", handler):
+        await wait_until(lambda: _handled(bus, stream, 1, "till-2"), what="e2")
+    await asyncio.sleep(0.03)
+
+    # till-1 still owns the failing entry: forgetting it would lose the entry.
+    assert await bus.forget_idle_consumers(stream, idle_ms=60_000) == []
+    assert await bus.forget_idle_consumers(stream, idle_ms=20) == ["till-2"]
+    info = await bus.stream_info(stream)
+    assert [(c.name, c.pending) for c in info.consumers] == [("till-1", 1)]
+    assert await bus.forget_idle_consumers("never-created", idle_ms=0) == []
+
+
+def test_default_consumer_name_is_unique_per_process_and_valid() -> None:
+    name = default_consumer_name("insights")
+    assert name.endswith(f"-{os.getpid()}-insights")
+    assert check_consumer_name(name) == name

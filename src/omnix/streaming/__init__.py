@@ -17,6 +17,7 @@ from omnix.streaming.bus import (
     StreamEntry,
     StreamInfo,
     StreamNotFoundError,
+    default_consumer_name,
 )
 from omnix.streaming.bus_base import StreamBusBase
 from omnix.streaming.bus_metrics import ProcessingMetrics
@@ -38,6 +39,7 @@ __all__ = [
     "StreamInfo",
     "StreamNotFoundError",
     "create_event_bus",
+    "default_consumer_name",
 ]
 
 

@@ -21,7 +21,9 @@ be idempotent on it, since a redelivered entry may already have had its effect.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -168,6 +170,12 @@ class EventBus(Protocol):
         """The oldest ``count`` dead letters of the stream."""
         ...
 
+    async def forget_idle_consumers(
+        self, stream: str, *, idle_ms: int, group: str | None = None
+    ) -> list[str]:
+        """Remove consumers idle >= ``idle_ms`` that hold no pending entry."""
+        ...
+
     async def delete_stream(self, name: str) -> None:
         """Delete the stream, its groups, dead letters and recorded errors."""
         ...
@@ -175,6 +183,17 @@ class EventBus(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+def default_consumer_name(suffix: str = "") -> str:
+    """``<host>-<pid>[-suffix]``: unique per live process, as consumers must be.
+
+    Two live consumers sharing a name would share one pending list, and one
+    could acknowledge what the other is still handling.
+    """
+    host = re.sub(r"[^A-Za-z0-9_.\-]", "-", socket.gethostname()) or "host"
+    name = f"{host}-{os.getpid()}" + (f"-{suffix}" if suffix else "")
+    return check_consumer_name(name[-128:].lstrip("-_.:@") or "consumer")
 
 
 def check_stream_name(name: str) -> str:

@@ -191,6 +191,25 @@ class MemoryBus(StreamBusBase):
         state = self._streams.get(check_stream_name(stream))
         return list(state.dead[:count]) if state else []
 
+    async def forget_idle_consumers(
+        self, stream: str, *, idle_ms: int, group: str | None = None
+    ) -> list[str]:
+        """Remove consumers idle >= ``idle_ms`` that hold no pending entry."""
+        state = self._streams.get(check_stream_name(stream))
+        ours = state.groups.get(group or self.group) if state else None
+        if ours is None:
+            return []
+        now = time.monotonic()
+        owners = {row.consumer for row in ours.pending.values()}
+        forgotten = [
+            name
+            for name, seen in ours.consumers.items()
+            if name not in owners and (now - seen) * 1000 >= idle_ms
+        ]
+        for name in forgotten:
+            del ours.consumers[name]
+        return forgotten
+
     async def delete_stream(self, name: str) -> None:
         """Delete the stream, its groups, dead letters and recorded errors."""
         self._streams.pop(check_stream_name(name), None)

@@ -47,6 +47,13 @@ log = structlog.get_logger(__name__)
 
 _NO_ERROR = "no error recorded: the consumer stopped or died inside the handler"
 
+# Deletes a consumer only if it owns no pending entry (else returns -1).
+_FORGET_IF_IDLE = """
+local owned = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if #owned > 0 then return -1 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+"""
+
 Row = tuple[str, dict[str, str]]
 
 
@@ -99,6 +106,7 @@ class RedisStreamBus(StreamBusBase):
         self._redis = aioredis.Redis.from_url(
             redis_url, decode_responses=True, protocol=2
         )
+        self._forget_if_idle = self._redis.register_script(_FORGET_IF_IDLE)
 
     def _key(self, stream: str) -> str:
         return f"{self.key_prefix}{{{check_stream_name(stream)}}}"
@@ -204,6 +212,30 @@ class RedisStreamBus(StreamBusBase):
             )
             for dead_id, fields in rows
         ]
+
+    async def forget_idle_consumers(
+        self, stream: str, *, idle_ms: int, group: str | None = None
+    ) -> list[str]:
+        """Remove consumers idle >= ``idle_ms`` that hold no pending entry.
+
+        Names like ``<host>-<pid>`` pile up in the group as processes restart.
+        Deleting a consumer drops its pending entries from the group for good,
+        so the "no pending entry" check and the deletion run as one script.
+        """
+        group = group or self.group
+        key = self._key(stream)
+        try:
+            rows = await self._redis.xinfo_consumers(key, group)
+        except ResponseError:
+            return []  # no such stream or group: nobody to forget
+        forgotten = []
+        for row in rows:
+            if int(row["idle"]) < idle_ms or int(row["pending"]) > 0:
+                continue
+            name = _text(row["name"])
+            if int(await self._forget_if_idle(keys=[key], args=[group, name])) >= 0:
+                forgotten.append(name)
+        return forgotten
 
     async def delete_stream(self, name: str) -> None:
         """Delete the stream, its groups, dead letters and recorded errors."""
