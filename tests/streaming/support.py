@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from omnix.streaming import MemoryBus, RedisStreamBus, StreamBusBase
+from omnix.streaming import Handler, MemoryBus, RedisStreamBus, StreamBusBase
 
 REDIS_URL = os.environ.get("OMNIX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -67,3 +68,54 @@ def purchase(event_id: str, *, amount_cents: int = 100) -> dict[str, Any]:
         "amountCents": amount_cents,
         "timestamp": "2017-12-30T10:15:00+00:00",
     }
+
+
+@asynccontextmanager
+async def consuming(
+    bus: StreamBusBase,
+    stream: str,
+    consumer: str,
+    handler: Handler,
+    *,
+    batch_size: int = 10,
+    **options: int,
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Run a consumer for the duration of the block, then stop it gracefully."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        bus.consume(
+            stream,
+            consumer,
+            handler,
+            stop=stop,
+            batch_size=batch_size,
+            block_ms=20,
+            **options,
+        )
+    )
+    try:
+        yield task
+    finally:
+        stop.set()
+        if not task.done():
+            await asyncio.wait_for(task, 5)
+        elif not task.cancelled() and task.exception():
+            raise task.exception()  # type: ignore[misc]
+
+
+async def has_pending(bus: StreamBusBase, stream: str, expected: int) -> bool:
+    """The group's pending count equals ``expected``."""
+    return (await bus.stream_info(stream)).pending == expected
+
+
+async def has_dead_letters(bus: StreamBusBase, stream: str, expected: int) -> bool:
+    """The stream's dead-letter length equals ``expected``."""
+    return (await bus.stream_info(stream)).dead_letter_length == expected
+
+
+async def has_handled(
+    bus: StreamBusBase, stream: str, expected: int, consumer: str = "till-1"
+) -> bool:
+    """This process's ``consumer`` has handled exactly ``expected`` entries."""
+    metrics = bus.processing_metrics(stream).get(consumer)
+    return metrics is not None and metrics.handled_total == expected

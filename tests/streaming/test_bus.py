@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
-import redis.asyncio as aioredis
-from tests.streaming.killable_consumer import Ledger
-from tests.streaming.support import REDIS_URL, BusFactory, purchase, wait_until
+from tests.streaming.support import (
+    BusFactory,
+    consuming,
+    has_dead_letters,
+    has_handled,
+    has_pending,
+    purchase,
+    wait_until,
+)
 
 from omnix.streaming import (
-    StreamBusBase,
     StreamEntry,
     StreamNotFoundError,
     default_consumer_name,
@@ -26,39 +27,6 @@ from omnix.streaming import (
 from omnix.streaming.bus import check_consumer_name
 
 FAST = {"claim_idle_ms": 50, "max_deliveries": 3}
-
-
-@asynccontextmanager
-async def consuming(
-    bus: StreamBusBase,
-    stream: str,
-    consumer: str,
-    handler: Callable[[StreamEntry], Awaitable[None]],
-    *,
-    batch_size: int = 10,
-    **options: int,
-) -> AsyncIterator[asyncio.Task[None]]:
-    """Run a consumer for the duration of the block, then stop it gracefully."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        bus.consume(
-            stream,
-            consumer,
-            handler,
-            stop=stop,
-            batch_size=batch_size,
-            block_ms=20,
-            **options,
-        )
-    )
-    try:
-        yield task
-    finally:
-        stop.set()
-        if not task.done():
-            await asyncio.wait_for(task, 5)
-        elif not task.cancelled() and task.exception():
-            raise task.exception()  # type: ignore[misc]
 
 
 async def test_entries_reach_the_handler_in_publish_order(
@@ -114,11 +82,9 @@ async def test_entry_stays_pending_until_its_handler_returns(
 
     async with consuming(bus, stream, "till-1", handler):
         await wait_until(lambda: pending_inside == [1], what="the handler")
-        await wait_until(lambda: _pending(bus, stream, 0), what="the acknowledgement")
-
-
-async def _pending(bus: StreamBusBase, stream: str, expected: int) -> bool:
-    return (await bus.stream_info(stream)).pending == expected
+        await wait_until(
+            lambda: has_pending(bus, stream, 0), what="the acknowledgement"
+        )
 
 
 async def test_failing_handler_is_retried_then_dead_lettered(
@@ -136,7 +102,7 @@ async def test_failing_handler_is_retried_then_dead_lettered(
 
     async with consuming(bus, stream, "till-1", handler):
         await wait_until(
-            lambda: _dead_letters(bus, stream, 1), timeout_s=5, what="a dead letter"
+            lambda: has_dead_letters(bus, stream, 1), timeout_s=5, what="a dead letter"
         )
 
     assert [d for d in deliveries if d[0] == "poison"] == [
@@ -158,10 +124,6 @@ async def test_failing_handler_is_retried_then_dead_lettered(
     assert await bus.list_streams() == [stream]
 
 
-async def _dead_letters(bus: StreamBusBase, stream: str, expected: int) -> bool:
-    return (await bus.stream_info(stream)).dead_letter_length == expected
-
-
 async def test_handler_that_recovers_on_retry_is_acknowledged(
     make_bus: BusFactory, stream: str
 ) -> None:
@@ -176,7 +138,7 @@ async def test_handler_that_recovers_on_retry_is_acknowledged(
 
     async with consuming(bus, stream, "till-1", handler):
         await wait_until(lambda: deliveries == [1, 2], what="the retry")
-        await wait_until(lambda: _pending(bus, stream, 0), what="the ack")
+        await wait_until(lambda: has_pending(bus, stream, 0), what="the ack")
 
     assert await bus.read_dead_letters(stream) == []
     assert (await bus.stream_info(stream)).dead_letter_length == 0
@@ -204,7 +166,7 @@ async def test_two_consumers_of_a_group_share_the_work(
         await wait_until(
             lambda: sum(map(len, handled.values())) >= 200, what="200 entries"
         )
-        await wait_until(lambda: _pending(bus, stream, 0), what="the acks")
+        await wait_until(lambda: has_pending(bus, stream, 0), what="the acks")
 
     both = handled["till-1"] + handled["till-2"]
     assert sorted(both) == sorted(ids)  # each entry handled exactly once
@@ -215,61 +177,7 @@ async def test_two_consumers_of_a_group_share_the_work(
     assert set(info.processing) == {"till-1", "till-2"}
 
 
-async def test_entries_of_a_stopped_consumer_are_claimed_and_applied_once(
-    make_bus: BusFactory, stream: str
-) -> None:
-    """A consumer dies between read and ack; another claims its entries.
-
-    The dead consumer had applied the trap event but not acknowledged it, and
-    had read four more that it never handled. The survivor receives all five
-    again; an idempotent handler applies each event exactly once.
-    """
-    bus = make_bus(claim_idle_ms=100, max_deliveries=3)
-    ids = [f"e{i}" for i in range(30)]
-    await bus.publish_many(
-        stream, [purchase(f"e{i}", amount_cents=i + 1) for i in range(30)]
-    )
-    seen: set[str] = set()
-    revenue_cents = 0
-    deliveries: Counter[str] = Counter()
-    trapped = asyncio.Event()
-
-    async def apply_once(entry: StreamEntry) -> None:
-        nonlocal revenue_cents
-        deliveries[entry.event_id] += 1
-        if entry.event_id not in seen:
-            seen.add(entry.event_id)
-            revenue_cents += int(entry.event["amountCents"])
-
-    async def doomed(entry: StreamEntry) -> None:
-        await apply_once(entry)
-        if entry.event_id == "e5":  # first of its batch of five
-            trapped.set()
-            await asyncio.Event().wait()  # hangs until the task is cancelled
-
-    stop = asyncio.Event()
-    victim = asyncio.create_task(
-        bus.consume(stream, "till-1", doomed, stop=stop, batch_size=5, block_ms=20)
-    )
-    await asyncio.wait_for(trapped.wait(), 5)
-    victim.cancel()  # like a crash: nothing after the handler's await runs
-    with pytest.raises(asyncio.CancelledError):
-        await victim
-    info = await bus.stream_info(stream)
-    assert {c.name: c.pending for c in info.consumers} == {"till-1": 5}
-
-    async with consuming(bus, stream, "till-2", apply_once):
-        await wait_until(lambda: len(seen) == 30, what="all 30 events")
-        await wait_until(lambda: _pending(bus, stream, 0), what="the acks")
-
-    assert seen == set(ids)
-    assert revenue_cents == sum(range(1, 31))
-    assert deliveries["e5"] == 2  # at-least-once: applied, never acked, redelivered
-    assert sum(deliveries.values()) == 31
-    assert bus.processing_metrics(stream)["till-2"].claimed_total == 5
-
-
-async def test_stream_info_reports_length_pending_lag_and_dead_letters(
+async def test_stream_info_reports_length_pending_lag_andhas_dead_letters(
     make_bus: BusFactory, stream: str
 ) -> None:
     bus = make_bus(claim_idle_ms=60_000, max_deliveries=1)
@@ -284,7 +192,7 @@ async def test_stream_info_reports_length_pending_lag_and_dead_letters(
             raise ValueError("price missing")
 
     async with consuming(bus, stream, "till-1", handler):
-        await wait_until(lambda: _handled(bus, stream, 8), what="8 handled")
+        await wait_until(lambda: has_handled(bus, stream, 8), what="8 handled")
     await bus.publish_many(stream, [purchase(f"late{i}") for i in range(5)])
 
     info = await bus.stream_info(stream)
@@ -301,8 +209,8 @@ async def test_stream_info_reports_length_pending_lag_and_dead_letters(
     async with consuming(
         rescuer, stream, "till-2", handler, claim_idle_ms=1, max_deliveries=1
     ):
-        await wait_until(lambda: _dead_letters(rescuer, stream, 2), what="burial")
-        await wait_until(lambda: _handled(rescuer, stream, 5, "till-2"), what="5")
+        await wait_until(lambda: has_dead_letters(rescuer, stream, 2), what="burial")
+        await wait_until(lambda: has_handled(rescuer, stream, 5, "till-2"), what="5")
     info = await rescuer.stream_info(stream)
     assert (info.length, info.pending, info.lag) == (15, 0, 0)
     assert info.dead_letter_length == 2
@@ -313,13 +221,6 @@ async def test_stream_info_reports_length_pending_lag_and_dead_letters(
     if make_bus.engine == "redis":
         # Metrics are per process (here: per bus): only its own consumer.
         assert set(info.processing) == {"till-2"}
-
-
-async def _handled(
-    bus: StreamBusBase, stream: str, expected: int, consumer: str = "till-1"
-) -> bool:
-    metrics = bus.processing_metrics(stream).get(consumer)
-    return metrics is not None and metrics.handled_total == expected
 
 
 async def test_latency_percentiles_run_from_publish_to_handler_done(
@@ -335,7 +236,7 @@ async def test_latency_percentiles_run_from_publish_to_handler_done(
         now[0] = published + (int(entry.event_id[1:]) + 1) / 1000
 
     async with consuming(bus, stream, "till-1", handler):
-        await wait_until(lambda: _handled(bus, stream, 100), what="100 handled")
+        await wait_until(lambda: has_handled(bus, stream, 100), what="100 handled")
 
     metrics = (await bus.stream_info(stream)).processing["till-1"]
     assert metrics.latency_p50_ms == pytest.approx(50, abs=1e-3)
@@ -374,96 +275,6 @@ async def test_streams_are_listed_created_idempotently_and_deleted(
     assert await bus.list_streams() == [stream]
     with pytest.raises(StreamNotFoundError):
         await bus.stream_info(other)
-
-
-@pytest.mark.redis
-@pytest.mark.parametrize("make_bus", ["redis"], indirect=True)
-async def test_redis_consumer_killed_mid_handler_loses_no_event(
-    make_bus: BusFactory, stream: str
-) -> None:
-    """SIGKILL a consumer process after it applied an event but before the ack.
-
-    The process had read a batch of ten (e10..e19), applied e10..e12 and hung in
-    e12's handler; e12..e19 stay pending under its name. A consumer here claims
-    them once idle, and the exactly-once ledger ends with every amount counted
-    once although e12 was delivered twice.
-    """
-    bus = make_bus(claim_idle_ms=200)
-    amounts = {f"e{i}": 100 + i for i in range(40)}
-    await bus.publish_many(
-        stream, [purchase(e, amount_cents=a) for e, a in amounts.items()]
-    )
-    doomed = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(__file__).with_name("killable_consumer.py")),
-        REDIS_URL,
-        make_bus.key_prefix,
-        stream,
-        "till-doomed",
-        "e12",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert doomed.stdout is not None
-        line = await asyncio.wait_for(doomed.stdout.readline(), 15)
-        assert line == b"TRAPPED\n"
-    finally:
-        doomed.kill()  # SIGKILL: no cleanup, no ack, no goodbye
-        await doomed.wait()
-    assert doomed.returncode == -signal.SIGKILL
-    info = await bus.stream_info(stream)
-    assert {c.name: c.pending for c in info.consumers} == {"till-doomed": 8}
-
-    ledger = Ledger(aioredis.Redis.from_url(REDIS_URL), make_bus.key_prefix)
-    try:
-
-        async def survivor(entry: StreamEntry) -> None:
-            await ledger.apply(entry)
-
-        async with consuming(bus, stream, "till-survivor", survivor):
-            await wait_until(lambda: _pending(bus, stream, 0), what="the claims")
-            await wait_until(
-                lambda: _handled(bus, stream, 28, "till-survivor"), what="28"
-            )
-        assert await ledger.seen() == set(amounts)
-        assert await ledger.total_cents() == sum(amounts.values())
-        deliveries = Counter(await ledger.deliveries())
-        assert deliveries["e12"] == 2
-        assert set(deliveries.values()) == {1, 2}
-        assert sum(deliveries.values()) == 41
-    finally:
-        await ledger.client.aclose()
-    info = await bus.stream_info(stream)
-    assert info.processing["till-survivor"].claimed_total == 8
-    assert {c.name: c.pending for c in info.consumers} == {
-        "till-doomed": 0,
-        "till-survivor": 0,
-    }
-
-
-async def test_idle_consumers_without_pending_entries_are_forgotten(
-    make_bus: BusFactory, stream: str
-) -> None:
-    bus = make_bus(claim_idle_ms=60_000)
-    await bus.publish_many(stream, [purchase("e0"), purchase("bad")])
-
-    async def handler(entry: StreamEntry) -> None:
-        if entry.event_id == "bad":
-            raise RuntimeError("keeps failing")
-
-    async with consuming(bus, stream, "till-1", handler):
-        await wait_until(lambda: _handled(bus, stream, 1), what="one handled")
-    await bus.publish(stream, purchase("e2"))
-    async with consuming(bus, stream, "till-2", handler):
-        await wait_until(lambda: _handled(bus, stream, 1, "till-2"), what="e2")
-    await asyncio.sleep(0.03)
-
-    # till-1 still owns the failing entry: forgetting it would lose the entry.
-    assert await bus.forget_idle_consumers(stream, idle_ms=60_000) == []
-    assert await bus.forget_idle_consumers(stream, idle_ms=20) == ["till-2"]
-    info = await bus.stream_info(stream)
-    assert [(c.name, c.pending) for c in info.consumers] == [("till-1", 1)]
-    assert await bus.forget_idle_consumers("never-created", idle_ms=0) == []
 
 
 def test_default_consumer_name_is_unique_per_process_and_valid() -> None:

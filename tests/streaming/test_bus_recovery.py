@@ -1,0 +1,168 @@
+"""Recovery: entries of stopped or killed consumers are claimed, none is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from tests.streaming.killable_consumer import Ledger
+from tests.streaming.support import (
+    REDIS_URL,
+    BusFactory,
+    consuming,
+    has_handled,
+    has_pending,
+    purchase,
+    wait_until,
+)
+
+from omnix.streaming import StreamEntry
+
+
+async def test_entries_of_a_stopped_consumer_are_claimed_and_applied_once(
+    make_bus: BusFactory, stream: str
+) -> None:
+    """A consumer dies between read and ack; another claims its entries.
+
+    The dead consumer had applied the trap event but not acknowledged it, and
+    had read four more that it never handled. The survivor receives all five
+    again; an idempotent handler applies each event exactly once.
+    """
+    bus = make_bus(claim_idle_ms=100, max_deliveries=3)
+    ids = [f"e{i}" for i in range(30)]
+    await bus.publish_many(
+        stream, [purchase(f"e{i}", amount_cents=i + 1) for i in range(30)]
+    )
+    seen: set[str] = set()
+    revenue_cents = 0
+    deliveries: Counter[str] = Counter()
+    trapped = asyncio.Event()
+
+    async def apply_once(entry: StreamEntry) -> None:
+        nonlocal revenue_cents
+        deliveries[entry.event_id] += 1
+        if entry.event_id not in seen:
+            seen.add(entry.event_id)
+            revenue_cents += int(entry.event["amountCents"])
+
+    async def doomed(entry: StreamEntry) -> None:
+        await apply_once(entry)
+        if entry.event_id == "e5":  # first of its batch of five
+            trapped.set()
+            await asyncio.Event().wait()  # hangs until the task is cancelled
+
+    stop = asyncio.Event()
+    victim = asyncio.create_task(
+        bus.consume(stream, "till-1", doomed, stop=stop, batch_size=5, block_ms=20)
+    )
+    await asyncio.wait_for(trapped.wait(), 5)
+    victim.cancel()  # like a crash: nothing after the handler's await runs
+    with pytest.raises(asyncio.CancelledError):
+        await victim
+    info = await bus.stream_info(stream)
+    assert {c.name: c.pending for c in info.consumers} == {"till-1": 5}
+
+    async with consuming(bus, stream, "till-2", apply_once):
+        await wait_until(lambda: len(seen) == 30, what="all 30 events")
+        await wait_until(lambda: has_pending(bus, stream, 0), what="the acks")
+
+    assert seen == set(ids)
+    assert revenue_cents == sum(range(1, 31))
+    assert deliveries["e5"] == 2  # at-least-once: applied, never acked, redelivered
+    assert sum(deliveries.values()) == 31
+    assert bus.processing_metrics(stream)["till-2"].claimed_total == 5
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("make_bus", ["redis"], indirect=True)
+async def test_redis_consumer_killed_mid_handler_loses_no_event(
+    make_bus: BusFactory, stream: str
+) -> None:
+    """SIGKILL a consumer process after it applied an event but before the ack.
+
+    The process had read a batch of ten (e10..e19), applied e10..e12 and hung in
+    e12's handler; e12..e19 stay pending under its name. A consumer here claims
+    them once idle, and the exactly-once ledger ends with every amount counted
+    once although e12 was delivered twice.
+    """
+    bus = make_bus(claim_idle_ms=200)
+    amounts = {f"e{i}": 100 + i for i in range(40)}
+    await bus.publish_many(
+        stream, [purchase(e, amount_cents=a) for e, a in amounts.items()]
+    )
+    doomed = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("killable_consumer.py")),
+        REDIS_URL,
+        make_bus.key_prefix,
+        stream,
+        "till-doomed",
+        "e12",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert doomed.stdout is not None
+        line = await asyncio.wait_for(doomed.stdout.readline(), 15)
+        assert line == b"TRAPPED\n"
+    finally:
+        doomed.kill()  # SIGKILL: no cleanup, no ack, no goodbye
+        await doomed.wait()
+    assert doomed.returncode == -signal.SIGKILL
+    info = await bus.stream_info(stream)
+    assert {c.name: c.pending for c in info.consumers} == {"till-doomed": 8}
+
+    ledger = Ledger(aioredis.Redis.from_url(REDIS_URL), make_bus.key_prefix)
+    try:
+
+        async def survivor(entry: StreamEntry) -> None:
+            await ledger.apply(entry)
+
+        async with consuming(bus, stream, "till-survivor", survivor):
+            await wait_until(lambda: has_pending(bus, stream, 0), what="the claims")
+            await wait_until(
+                lambda: has_handled(bus, stream, 28, "till-survivor"), what="28"
+            )
+        assert await ledger.seen() == set(amounts)
+        assert await ledger.total_cents() == sum(amounts.values())
+        deliveries = Counter(await ledger.deliveries())
+        assert deliveries["e12"] == 2
+        assert set(deliveries.values()) == {1, 2}
+        assert sum(deliveries.values()) == 41
+    finally:
+        await ledger.client.aclose()
+    info = await bus.stream_info(stream)
+    assert info.processing["till-survivor"].claimed_total == 8
+    assert {c.name: c.pending for c in info.consumers} == {
+        "till-doomed": 0,
+        "till-survivor": 0,
+    }
+
+
+async def test_idle_consumers_without_pending_entries_are_forgotten(
+    make_bus: BusFactory, stream: str
+) -> None:
+    bus = make_bus(claim_idle_ms=60_000)
+    await bus.publish_many(stream, [purchase("e0"), purchase("bad")])
+
+    async def handler(entry: StreamEntry) -> None:
+        if entry.event_id == "bad":
+            raise RuntimeError("keeps failing")
+
+    async with consuming(bus, stream, "till-1", handler):
+        await wait_until(lambda: has_handled(bus, stream, 1), what="one handled")
+    await bus.publish(stream, purchase("e2"))
+    async with consuming(bus, stream, "till-2", handler):
+        await wait_until(lambda: has_handled(bus, stream, 1, "till-2"), what="e2")
+    await asyncio.sleep(0.03)
+
+    # till-1 still owns the failing entry: forgetting it would lose the entry.
+    assert await bus.forget_idle_consumers(stream, idle_ms=60_000) == []
+    assert await bus.forget_idle_consumers(stream, idle_ms=20) == ["till-2"]
+    info = await bus.stream_info(stream)
+    assert [(c.name, c.pending) for c in info.consumers] == [("till-1", 1)]
+    assert await bus.forget_idle_consumers("never-created", idle_ms=0) == []
