@@ -31,7 +31,10 @@ return 0
 
 
 class Ledger:
-    """Revenue per eventId applied once, with every delivery logged."""
+    """Revenue per eventId applied once, with every delivery logged.
+
+    ``client`` must decode responses (``decode_responses=True``).
+    """
 
     def __init__(self, client: aioredis.Redis, key_prefix: str) -> None:
         self.client = client
@@ -42,25 +45,23 @@ class Ledger:
 
     async def apply(self, entry: StreamEntry) -> bool:
         keys = [self.seen_key, self.total_key, self.deliveries_key]
-        args = [entry.event_id, int(entry.event["amountCents"])]
+        args: list[str | int] = [entry.event_id, int(entry.event["amountCents"])]
         return bool(await self._script(keys=keys, args=args))
 
     async def total_cents(self) -> int:
         return int(await self.client.get(self.total_key) or 0)
 
     async def seen(self) -> set[str]:
-        return {m.decode() for m in await self.client.smembers(self.seen_key)}
+        return {str(m) for m in await self.client.smembers(self.seen_key)}
 
     async def deliveries(self) -> list[str]:
-        return [
-            d.decode() for d in await self.client.lrange(self.deliveries_key, 0, -1)
-        ]
+        return [str(d) for d in await self.client.lrange(self.deliveries_key, 0, -1)]
 
 
 async def main(
     redis_url: str, key_prefix: str, stream: str, consumer: str, trap: str
 ) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     ledger = Ledger(client, key_prefix)
     bus = RedisStreamBus(redis_url, key_prefix=key_prefix, claim_idle_ms=60_000)
 

@@ -78,7 +78,8 @@ async def consuming(
     handler: Handler,
     *,
     batch_size: int = 10,
-    **options: int,
+    claim_idle_ms: int | None = None,
+    max_deliveries: int | None = None,
 ) -> AsyncIterator[asyncio.Task[None]]:
     """Run a consumer for the duration of the block, then stop it gracefully."""
     stop = asyncio.Event()
@@ -90,7 +91,8 @@ async def consuming(
             stop=stop,
             batch_size=batch_size,
             block_ms=20,
-            **options,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
         )
     )
     try:

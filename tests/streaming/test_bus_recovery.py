@@ -116,7 +116,9 @@ async def test_redis_consumer_killed_mid_handler_loses_no_event(
     info = await bus.stream_info(stream)
     assert {c.name: c.pending for c in info.consumers} == {"till-doomed": 8}
 
-    ledger = Ledger(aioredis.Redis.from_url(REDIS_URL), make_bus.key_prefix)
+    ledger = Ledger(
+        aioredis.Redis.from_url(REDIS_URL, decode_responses=True), make_bus.key_prefix
+    )
     try:
 
         async def survivor(entry: StreamEntry) -> None:

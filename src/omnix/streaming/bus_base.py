@@ -19,8 +19,10 @@ import structlog
 from omnix.streaming.bus import (
     DEFAULT_GROUP,
     SCAN_DONE,
+    DeadLetter,
     Handler,
     StreamEntry,
+    StreamInfo,
     check_consumer_name,
     check_stream_name,
     describe_error,
@@ -69,6 +71,34 @@ class StreamBusBase(ABC):
         self, stream: str, events: Sequence[Mapping[str, Any]]
     ) -> list[str]:
         """Append events in order; return their entry ids in the same order."""
+
+    @abstractmethod
+    async def list_streams(self) -> list[str]:
+        """Names of the streams created or published to, sorted."""
+
+    @abstractmethod
+    async def stream_info(self, stream: str, *, group: str | None = None) -> StreamInfo:
+        """Length, pending, lag, consumers, dead letters and local metrics."""
+
+    @abstractmethod
+    async def read_dead_letters(
+        self, stream: str, *, count: int = 100
+    ) -> list[DeadLetter]:
+        """The oldest ``count`` dead letters of the stream."""
+
+    @abstractmethod
+    async def forget_idle_consumers(
+        self, stream: str, *, idle_ms: int, group: str | None = None
+    ) -> list[str]:
+        """Remove consumers idle >= ``idle_ms`` that hold no pending entry."""
+
+    @abstractmethod
+    async def delete_stream(self, name: str) -> None:
+        """Delete the stream, its groups, dead letters and recorded errors."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
 
     async def publish(self, stream: str, event: Mapping[str, Any]) -> str:
         """Append one event (it must carry an ``eventId``); return its entry id."""
