@@ -153,7 +153,7 @@ def test_absolute_welch_agrees_with_scipy(
 
 @pytest.mark.parametrize(
     ("a", "b", "low", "high"),
-    # Newcombe (1998), Table II, method 1 (simple asymptotic), examples (a), (b).
+    # Newcombe (1998), worked examples (a) and (b), method 1 (simple asymptotic).
     [((80, 48), (70, 56), 0.0575, 0.3425), ((10, 3), (10, 9), 0.2605, 0.9395)],
 )
 def test_z_interval_matches_newcombe(
@@ -378,7 +378,8 @@ def test_z_test_aa_and_power() -> None:
     a = rng.binomial(n, base, size=reps)
     b_null = rng.binomial(n, base, size=reps)
     b_lift = rng.binomial(n, lifted, size=reps)
-    # Normal-theory power of the pooled z-test (e.g. Fleiss et al. 2003, eq. 4.14).
+    # Normal-theory power of the pooled z-test: null SE for the critical value,
+    # alternative SE for the spread of the observed difference.
     pooled = (base + lifted) / 2
     se0 = math.sqrt(2 * pooled * (1 - pooled) / n)
     se1 = math.sqrt((base * (1 - base) + lifted * (1 - lifted)) / n)

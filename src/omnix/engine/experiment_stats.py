@@ -274,7 +274,7 @@ def _finish(
 
 
 def welch_satterthwaite_dof(var_a: float, n_a: int, var_b: float, n_b: int) -> float:
-    r"""Welch-Satterthwaite degrees of freedom (Welch 1947, eq. 9).
+    r"""Welch-Satterthwaite degrees of freedom (Welch 1947; Satterthwaite 1946).
 
     .. math:: \nu = \frac{(s_A^2/n_A + s_B^2/n_B)^2}
               {\frac{(s_A^2/n_A)^2}{n_A-1} + \frac{(s_B^2/n_B)^2}{n_B-1}}
