@@ -1,0 +1,22 @@
+"""``python -m bench``: every benchmark, one after another."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import api, load
+
+BENCHMARKS = {"load": load.main, "api": api.main}
+
+
+def main() -> None:
+    chosen = sys.argv[1:] or list(BENCHMARKS)
+    for name in chosen:
+        if name not in BENCHMARKS:
+            raise SystemExit(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")
+        BENCHMARKS[name]()
+        print()
+
+
+if __name__ == "__main__":
+    main()
