@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+import structlog.testing
 from tests.streaming.killable_consumer import Ledger
 from tests.streaming.support import (
     REDIS_URL,
@@ -21,7 +22,7 @@ from tests.streaming.support import (
     wait_until,
 )
 
-from omnix.streaming import StreamEntry
+from omnix.streaming import RedisStreamBus, StreamEntry
 
 
 async def test_entries_of_a_stopped_consumer_are_claimed_and_applied_once(
@@ -168,3 +169,25 @@ async def test_idle_consumers_without_pending_entries_are_forgotten(
     info = await bus.stream_info(stream)
     assert [(c.name, c.pending) for c in info.consumers] == [("till-1", 1)]
     assert await bus.forget_idle_consumers("never-created", idle_ms=0) == []
+
+
+async def test_consumer_outlives_an_unreachable_redis(stream: str) -> None:
+    """Connection errors are retried with a growing pause, not raised."""
+    # Port 9 (discard) has no Redis: every command fails to connect.
+    bus = RedisStreamBus("redis://127.0.0.1:9/0", key_prefix="omnix-test:none:")
+
+    async def handler(entry: StreamEntry) -> None:
+        raise AssertionError("nothing can be delivered")
+
+    stop = asyncio.Event()
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(
+            bus.consume(stream, "till-1", handler, stop=stop, block_ms=20)
+        )
+        await asyncio.sleep(0.4)
+        stop.set()
+        await asyncio.wait_for(task, 6)
+    await bus.close()
+    pauses = [e["retry_in_s"] for e in logs if e["event"] == "stream.bus_unavailable"]
+    assert len(pauses) >= 3
+    assert pauses[:3] == [0.05, 0.1, 0.2]

@@ -9,6 +9,7 @@ primitives each engine implements; that is what makes ``MemoryBus`` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -139,8 +140,8 @@ class StreamBusBase(ABC):
                 "batch_size, block_ms, claim_idle_ms and max_deliveries must be >= 1"
             )
         group = check_consumer_name(group or self.group)
-        await self.create_stream(stream, group=group)
         meter = self._meter(stream, group, consumer_name)
+        group_ready = False
 
         async def handle_all(entries: list[StreamEntry]) -> None:
             for entry in entries:
@@ -152,6 +153,9 @@ class StreamBusBase(ABC):
         pause_s = 0.05
         while not stop.is_set():
             try:
+                if not group_ready:
+                    await self.create_stream(stream, group=group)
+                    group_ready = True
                 if time.monotonic() >= next_claim_at:
                     cursor, claimed = await self._claim_idle(
                         stream, group, consumer_name, cursor, batch_size, idle_ms
@@ -174,7 +178,9 @@ class StreamBusBase(ABC):
                     error=describe_error(exc),
                     retry_in_s=pause_s,
                 )
-                await asyncio.sleep(pause_s)
+                # Wait out the pause, unless asked to stop meanwhile.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause_s)
                 pause_s = min(pause_s * 2, 5.0)
 
     async def _handle(
