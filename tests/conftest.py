@@ -18,7 +18,6 @@ from omnix.app import create_app
 from omnix.clock import Clock
 from omnix.config import Settings
 from omnix.context import AppContext
-from omnix.db.migrate import upgrade
 from omnix.db.models import Base
 
 AS_OF = datetime(2018, 1, 1, tzinfo=UTC)
@@ -63,14 +62,30 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = os.environ.get("OMNIX_TEST_DATABASE_URL")
     if server:
         url, name = _create_postgres_database(server)
-        upgrade(url)
+        _create_schema(url)
         yield url
         _drop_postgres_database(server, name)
     else:
         path = tmp_path_factory.mktemp("db") / "omnix.db"
         url = f"sqlite+aiosqlite:///{path}"
-        upgrade(url)
+        _create_schema(url)
         yield url
+
+
+def _create_schema(url: str) -> None:
+    """The schema from the ORM models; tests/test_migrations.py checks that the
+    Alembic migrations build exactly the same one."""
+    import asyncio
+
+    from omnix.db.session import create_engine
+
+    async def create() -> None:
+        engine = create_engine(url)
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        await engine.dispose()
+
+    asyncio.run(create())
 
 
 @pytest.fixture
