@@ -252,11 +252,12 @@ async def test_throttling_beyond_the_deadline_gives_up_at_once(
 
     started = time.monotonic()
     with pytest.raises(ProviderError) as raised:
-        await _ask(provider, case, deadline_s=2.0)
+        await _ask(provider, case, deadline_s=5.0)
 
     assert raised.value.kind == "http"
     assert raised.value.status_code == 429
-    assert time.monotonic() - started < 1.0
+    # Neither the 30 s asked for nor the 5 s deadline were waited out.
+    assert time.monotonic() - started < 2.5
     assert len(provider_server.received) == 1
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import threading
 from typing import Any
 
 import boto3
@@ -31,6 +33,10 @@ from omnix.analysers.settings import ProviderSettings
 
 PROVIDER_NAME = "bedrock"
 
+# Clients differ only in their read timeout; a handful covers every deadline
+# a deployment uses (attempts after a retry ask for shorter timeouts).
+_MAX_CACHED_CLIENTS = 16
+
 # Bedrock error codes that mean "try again later" whatever status carried them.
 _RETRYABLE_CODES = frozenset(
     {
@@ -46,11 +52,14 @@ _RETRYABLE_CODES = frozenset(
 class BedrockProvider:
     """Sends one Converse request per attempt from a worker thread.
 
-    boto3 is blocking, so each call runs in a thread. A thread cannot be
-    cancelled, so every attempt gets a client whose read timeout is the time
-    left before the deadline: an abandoned call then ends by itself shortly
-    after the deadline instead of holding a thread for botocore's default
-    60 s. boto3's own retries are off; the shared retry loop decides.
+    boto3 is blocking, so each attempt runs in a thread, client creation
+    included (loading the service model takes a noticeable fraction of a
+    second and must not stall the event loop). A thread cannot be cancelled,
+    so an attempt uses a client whose read timeout is the time left before
+    the deadline, rounded up to a whole second: an abandoned call then ends
+    by itself soon after the deadline instead of holding a thread for
+    botocore's default 60 s. boto3's own retries are off; the shared retry
+    loop decides.
     """
 
     name = PROVIDER_NAME
@@ -71,8 +80,12 @@ class BedrockProvider:
         self._retry_policy = retry_policy or RetryPolicy()
         self._max_output_tokens = max_output_tokens
         # One session for the provider's life: it caches the resolved
-        # credentials and the loaded service model between attempts.
+        # credentials and the loaded service model. Sessions are not
+        # thread-safe, so clients are made under a lock and kept per
+        # whole-second read timeout.
         self._session = boto3.session.Session(region_name=self._region)
+        self._clients: dict[int, Any] = {}
+        self._clients_lock = threading.Lock()
 
     @property
     def offered_model_ids(self) -> tuple[str, ...]:
@@ -97,9 +110,10 @@ class BedrockProvider:
         answer_schema: type[pydantic.BaseModel],
         deadline_s: float,
     ) -> JsonCompletion:
-        available, reason = self.availability()
-        if not available:
-            raise ProviderError("unavailable", reason or "", provider=self.name)
+        if self._region is None:
+            raise ProviderError(
+                "unavailable", "OMNIX_BEDROCK_REGION is not set", provider=self.name
+            )
 
         request: dict[str, Any] = {
             "modelId": model_id,
@@ -112,9 +126,8 @@ class BedrockProvider:
         }
 
         async def send_once(remaining_s: float) -> RawReply:
-            client = self._client(remaining_s)
             try:
-                response = await asyncio.to_thread(client.converse, **request)
+                response = await asyncio.to_thread(self._converse, remaining_s, request)
             except ClientError as failure:
                 raise self._client_error(failure) from failure
             except (ReadTimeoutError, ConnectTimeoutError) as failure:
@@ -122,6 +135,7 @@ class BedrockProvider:
                     "timeout", str(failure), provider=self.name, retryable=True
                 ) from failure
             except NoCredentialsError as failure:
+                # Raised while signing, before anything is sent.
                 raise ProviderError(
                     "unavailable", str(failure), provider=self.name
                 ) from failure
@@ -143,18 +157,30 @@ class BedrockProvider:
     async def aclose(self) -> None:
         """Nothing to close: each attempt's client is dropped after use."""
 
+    def _converse(self, read_timeout_s: float, request: dict[str, Any]) -> Any:
+        """One blocking Converse call; runs in a worker thread."""
+        return self._client(read_timeout_s).converse(**request)
+
     def _client(self, read_timeout_s: float) -> Any:
-        config = Config(
-            connect_timeout=max(0.1, min(5.0, read_timeout_s)),
-            read_timeout=max(0.1, read_timeout_s),
-            retries={"total_max_attempts": 1},
-        )
-        return self._session.client(
-            "bedrock-runtime",
-            region_name=self._region,
-            endpoint_url=self._endpoint_url,
-            config=config,
-        )
+        bucket = max(1, math.ceil(read_timeout_s))
+        with self._clients_lock:
+            client = self._clients.get(bucket)
+            if client is None:
+                if len(self._clients) >= _MAX_CACHED_CLIENTS:
+                    self._clients.pop(next(iter(self._clients)))
+                config = Config(
+                    connect_timeout=min(5, bucket),
+                    read_timeout=bucket,
+                    retries={"total_max_attempts": 1},
+                )
+                client = self._session.client(
+                    "bedrock-runtime",
+                    region_name=self._region,
+                    endpoint_url=self._endpoint_url,
+                    config=config,
+                )
+                self._clients[bucket] = client
+            return client
 
     def _client_error(self, failure: ClientError) -> ProviderError:
         error = failure.response.get("Error", {})
