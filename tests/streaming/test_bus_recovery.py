@@ -191,3 +191,40 @@ async def test_consumer_outlives_an_unreachable_redis(stream: str) -> None:
     pauses = [e["retry_in_s"] for e in logs if e["event"] == "stream.bus_unavailable"]
     assert len(pauses) >= 3
     assert pauses[:3] == [0.05, 0.1, 0.2]
+
+
+async def test_pending_entries_trimmed_away_are_dropped_not_retried(
+    make_bus: BusFactory, stream: str
+) -> None:
+    """A group far behind loses trimmed entries, pending ones included."""
+    bus = make_bus(max_length=50)
+    await bus.publish_many(stream, [purchase(f"old{i}") for i in range(10)])
+    calls: Counter[str] = Counter()
+
+    async def handler(entry: StreamEntry) -> None:
+        calls[entry.event_id] += 1
+        if entry.event_id.startswith("old"):
+            raise RuntimeError("catalogue not loaded yet")
+
+    async with consuming(bus, stream, "till-1", handler, claim_idle_ms=60_000):
+        await wait_until(lambda: sum(calls.values()) == 10, what="10 failures")
+    for start in range(0, 1000, 250):
+        batch = [purchase(f"new{i}") for i in range(start, start + 250)]
+        await bus.publish_many(stream, batch)
+    info = await bus.stream_info(stream)
+    assert info.pending == 10
+    # Exact in memory; Redis trims whole internal nodes ("MAXLEN ~").
+    assert info.length == 50 if make_bus.engine == "memory" else info.length < 500
+
+    with structlog.testing.capture_logs() as logs:
+        async with consuming(bus, stream, "till-2", handler, claim_idle_ms=1):
+            await wait_until(lambda: has_pending(bus, stream, 0), what="the drop")
+            await wait_until(
+                lambda: calls["new999"] == 1, what="the newest entry handled"
+            )
+    assert {e: n for e, n in calls.items() if e.startswith("old")} == {
+        f"old{i}": 1 for i in range(10)
+    }
+    trimmed = [e for e in logs if e["event"] == "stream.pending_entries_trimmed"]
+    assert sum(len(e["ids"]) for e in trimmed) == 10
+    assert (await bus.stream_info(stream)).dead_letter_length == 0

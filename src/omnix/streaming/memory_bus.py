@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import structlog
 
 from omnix.streaming.bus import (
     DEFAULT_GROUP,
@@ -33,6 +34,8 @@ from omnix.streaming.bus import (
     encode_event,
 )
 from omnix.streaming.bus_base import StreamBusBase
+
+log = structlog.get_logger(__name__)
 
 _NO_ERROR = "no error recorded: the consumer stopped or died inside the handler"
 
@@ -168,7 +171,7 @@ class MemoryBus(StreamBusBase):
                 ConsumerInfo(
                     name=name, pending=owed[name], idle_ms=int((now - seen) * 1000)
                 )
-                for name, seen in ours.consumers.items()
+                for name, seen in sorted(ours.consumers.items())
             )
             lag = len(state.keys) - bisect.bisect_right(state.keys, ours.last_delivered)
         return StreamInfo(
@@ -277,21 +280,26 @@ class MemoryBus(StreamBusBase):
         ours.consumers[consumer] = now
         start = _parse_id(cursor)
         claimed: list[EntryKey] = []
+        lost: list[str] = []
         next_cursor = SCAN_DONE
         for key in [k for k in ours.pending if k >= start]:
             if len(claimed) == count:
                 next_cursor = _format_id(key)
                 break
             row = ours.pending[key]
+            if (now - row.delivered_at) * 1000 < min_idle_ms:
+                continue
             if key not in state.payloads:
-                # Trimmed before anyone handled it, as Redis 7 drops it.
+                # Trimmed before anyone handled it: dropped, as Redis 7 does.
                 del ours.pending[key]
                 ours.errors.pop(key, None)
+                lost.append(_format_id(key))
                 continue
-            if (now - row.delivered_at) * 1000 >= min_idle_ms:
-                row.consumer, row.delivered_at = consumer, now
-                row.delivery_count += 1
-                claimed.append(key)
+            row.consumer, row.delivered_at = consumer, now
+            row.delivery_count += 1
+            claimed.append(key)
+        if lost:
+            log.warning("stream.pending_entries_trimmed", stream=stream, ids=lost)
         return next_cursor, [
             self._entry(stream, key, ours.pending[key].delivery_count)
             for key in claimed

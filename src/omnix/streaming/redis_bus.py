@@ -75,6 +75,14 @@ def _read_rows(reply: Any) -> list[Row]:
     return _rows(reply[0][1]) if reply else []
 
 
+def _lag(group_row: dict[str, Any] | None, length: int) -> int | None:
+    """The group's lag; without a group nothing was delivered, so all is owed."""
+    if group_row is None:
+        return length
+    lag = group_row.get("lag")
+    return None if lag is None else int(lag)
+
+
 class RedisStreamBus(StreamBusBase):
     """Event bus over Redis Streams; see ``StreamBusBase`` for the guarantees."""
 
@@ -184,8 +192,7 @@ class RedisStreamBus(StreamBusBase):
             group=group,
             length=int(summary["length"]),
             pending=int(ours["pending"]) if ours else 0,
-            # Without a group nothing was delivered: every entry is still owed.
-            lag=(ours.get("lag") if ours else int(summary["length"])),
+            lag=_lag(ours, int(summary["length"])),
             consumers=consumers,
             first_entry_id=first[0] if first else None,
             last_entry_id=last[0] if last else None,
@@ -280,9 +287,13 @@ class RedisStreamBus(StreamBusBase):
         )
         next_cursor, rows, deleted = _text(reply[0]), _rows(reply[1]), reply[2]
         if deleted:
-            # Trimmed away before anyone handled them; Redis already dropped
-            # them from the pending list, so all that is left is to say so.
-            log.warning("stream.pending_entries_trimmed", stream=stream, ids=deleted)
+            # Trimmed away before anyone handled them: Redis already dropped
+            # them from the pending list; drop their errors and say so.
+            lost = [_text(entry_id) for entry_id in deleted]
+            await self._redis.hdel(
+                self._errors_key(stream), *[f"{group}:{i}" for i in lost]
+            )
+            log.warning("stream.pending_entries_trimmed", stream=stream, ids=lost)
         if not rows:
             return next_cursor, []
         # XAUTOCLAIM does not return delivery counts; one XPENDING per entry,
