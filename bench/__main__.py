@@ -13,7 +13,9 @@ def main() -> None:
     chosen = sys.argv[1:] or list(BENCHMARKS)
     for name in chosen:
         if name not in BENCHMARKS:
-            raise SystemExit(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")
+            raise SystemExit(
+                f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}"
+            )
         BENCHMARKS[name]()
         print()
 

@@ -29,21 +29,35 @@ end
 """
 
 
-def _wrk(base: str, path_template: str, token: str, connections: int) -> tuple[float, float]:
+def _wrk(
+    base: str, path_template: str, token: str, connections: int
+) -> tuple[float, float]:
     """Requests per second and p99 latency in milliseconds."""
     ids = ",".join(f'"{h}"' for h in HOUSEHOLDS)
     script = LUA % (ids, path_template, token)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     output = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--latency", "-s",
-         handle.name, base],
-        check=True, capture_output=True, text=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{SECONDS}s",
+            "--latency",
+            "-s",
+            handle.name,
+            base,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     Path(handle.name).unlink()
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if errors:
-        raise RuntimeError(f"{path_template}: {errors.group(1)} failed responses\n{output}")
+        raise RuntimeError(
+            f"{path_template}: {errors.group(1)} failed responses\n{output}"
+        )
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
     assert p99 is not None
@@ -64,7 +78,10 @@ def main() -> None:
     results: dict[str, dict[str, list[float]]] = {
         name: {"rps32": [], "p99_8": []} for name in endpoints
     }
-    with server("bench.bare_app:app", env) as bare, server("omnix.asgi:app", env) as api:
+    with (
+        server("bench.bare_app:app", env) as bare,
+        server("omnix.asgi:app", env) as api,
+    ):
         token = login(api, "manager@omnix.demo")
         for _ in range(ROUNDS):
             for name, template in endpoints.items():
@@ -77,8 +94,8 @@ def main() -> None:
     print(f"API ({ROUNDS} rounds of {SECONDS} s, medians; wrk, one uvicorn worker)")
     print(f"{'endpoint':<26}{'req/s @32':>12}{'ratio':>8}{'p99 ms @8':>12}")
     for name, figures in results.items():
-        rps = median(figures["rps32"])
-        print(f"{name:<26}{rps:>12.0f}{rps / bare_rps:>8.2f}{median(figures['p99_8']):>12.1f}")
+        rps, p99 = median(figures["rps32"]), median(figures["p99_8"])
+        print(f"{name:<26}{rps:>12.0f}{rps / bare_rps:>8.2f}{p99:>12.1f}")
     print("targets: ratio >= 0.50 at 32 connections, p99 <= 20 ms at 8 connections")
 
 

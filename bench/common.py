@@ -57,8 +57,17 @@ def free_port() -> int:
 def server(app: str, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level",
-         "warning", "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
         env=env,
         cwd=ROOT,
     )
@@ -77,7 +86,9 @@ def server(app: str, env: dict[str, str]) -> Iterator[str]:
 
 
 def login(base: str, email: str) -> str:
-    response = httpx.post(base + "/auth/login", json={"email": email, "password": PASSWORD})
+    response = httpx.post(
+        base + "/auth/login", json={"email": email, "password": PASSWORD}
+    )
     response.raise_for_status()
     return str(response.json()["data"]["accessToken"])
 

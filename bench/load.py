@@ -33,16 +33,21 @@ def _omnix_load(directory: Path) -> tuple[float, int]:
 
 def _executemany_floor(directory: Path) -> tuple[float, int]:
     data = completejourney.load(DEMO_AS_OF)
-    rows = data.lines.with_columns(
-        data.lines["purchased_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
-    ).select(PURCHASE_COLUMNS).rows()
+    rows = (
+        data.lines.with_columns(
+            data.lines["purchased_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        )
+        .select(PURCHASE_COLUMNS)
+        .rows()
+    )
     connection = sqlite3.connect(directory / "floor.db", isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute(f"CREATE TABLE purchases ({', '.join(PURCHASE_COLUMNS)})")
     started = time.perf_counter()
     connection.execute("BEGIN")
     connection.executemany(
-        f"INSERT INTO purchases VALUES ({', '.join('?' for _ in PURCHASE_COLUMNS)})", rows
+        f"INSERT INTO purchases VALUES ({', '.join('?' for _ in PURCHASE_COLUMNS)})",
+        rows,
     )
     connection.execute("COMMIT")
     seconds = time.perf_counter() - started
@@ -63,10 +68,14 @@ def main() -> None:
     floor.sort()
     mid = ROUNDS // 2
     print(f"Demo first load into SQLite ({ROUNDS} rounds, medians)")
-    print(f"  omnix demo load (read, validate, write, index): {ours[mid]:.1f} s, "
-          f"{lines / ours[mid]:,.0f} rows/s   (target <= 30 s)")
-    print(f"  bare sqlite3.executemany of the same rows:      {floor[mid]:.1f} s, "
-          f"{lines / floor[mid]:,.0f} rows/s")
+    print(
+        f"  omnix demo load (read, validate, write, index): {ours[mid]:.1f} s, "
+        f"{lines / ours[mid]:,.0f} rows/s   (target <= 30 s)"
+    )
+    print(
+        f"  bare sqlite3.executemany of the same rows:      {floor[mid]:.1f} s, "
+        f"{lines / floor[mid]:,.0f} rows/s"
+    )
     print(f"  ratio omnix / bare insert time: {ours[mid] / floor[mid]:.2f}")
 
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import jwt
 import pytest
-
-from omnix.clock import Clock
 from tests.conftest import TEST_SECRET
 from tests.factories import bearer, login, make_account, make_customer
+
+from omnix.clock import Clock
 
 
 async def test_login_returns_the_guides_shape(client, context):
@@ -32,13 +32,15 @@ async def test_login_returns_the_guides_shape(client, context):
         "roles": ["customer"],
         "customerId": "42",
     }
-    assert "passwordHash" not in response.text and "password" not in data["user"]
+    assert "passwordHash" not in response.text
+    assert "password" not in data["user"]
 
 
 async def test_v1_prefix_serves_auth_too(client, context):
     email = await make_account(context, "manager")
     response = await client.post(
-        "/v1/auth/login", json={"email": email, "password": "correct horse battery staple"}
+        "/v1/auth/login",
+        json={"email": email, "password": "correct horse battery staple"},
     )
     assert response.status_code == 200
 
@@ -57,9 +59,13 @@ async def test_failed_logins_are_throttled_for_any_address(client, context):
     context.settings.login_max_failures = 3
     for email in ("ghost@omnix.example.com", await make_account(context, "manager")):
         for _ in range(3):
-            response = await client.post("/auth/login", json={"email": email, "password": "x"})
+            response = await client.post(
+                "/auth/login", json={"email": email, "password": "x"}
+            )
             assert response.status_code == 401
-        blocked = await client.post("/auth/login", json={"email": email, "password": "x"})
+        blocked = await client.post(
+            "/auth/login", json={"email": email, "password": "x"}
+        )
         assert blocked.status_code == 429
         assert int(blocked.headers["Retry-After"]) > 0
         assert blocked.json()["statusCode"] == 429
@@ -94,17 +100,23 @@ async def test_bad_login_bodies_name_the_field(client, body, field):
 async def test_refresh_rotates_and_reuse_revokes_the_family(client, context):
     email = await make_account(context, "manager")
     first = await login(client, email)
-    second = await client.post("/auth/refresh", json={"refreshToken": first["refreshToken"]})
+    second = await client.post(
+        "/auth/refresh", json={"refreshToken": first["refreshToken"]}
+    )
     assert second.status_code == 200
     pair = second.json()["data"]
     assert pair["refreshToken"] != first["refreshToken"]
     assert (await client.get("/auth/me", headers=bearer(pair))).status_code == 200
 
-    reuse = await client.post("/auth/refresh", json={"refreshToken": first["refreshToken"]})
+    reuse = await client.post(
+        "/auth/refresh", json={"refreshToken": first["refreshToken"]}
+    )
     assert reuse.status_code == 401
     # The whole family is gone: the newest pair stops working too.
     assert (await client.get("/auth/me", headers=bearer(pair))).status_code == 401
-    again = await client.post("/auth/refresh", json={"refreshToken": pair["refreshToken"]})
+    again = await client.post(
+        "/auth/refresh", json={"refreshToken": pair["refreshToken"]}
+    )
     assert again.status_code == 401
 
 
@@ -122,11 +134,15 @@ async def test_racing_refreshes_yield_at_most_one_pair(client, context):
 async def test_logout_ends_both_tokens(client, context):
     tokens = await login(client, await make_account(context, "manager"))
     response = await client.post(
-        "/auth/logout", headers=bearer(tokens), json={"refreshToken": tokens["refreshToken"]}
+        "/auth/logout",
+        headers=bearer(tokens),
+        json={"refreshToken": tokens["refreshToken"]},
     )
     assert response.status_code == 200
     assert (await client.get("/auth/me", headers=bearer(tokens))).status_code == 401
-    refresh = await client.post("/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
+    refresh = await client.post(
+        "/auth/refresh", json={"refreshToken": tokens["refreshToken"]}
+    )
     assert refresh.status_code == 401
 
 
@@ -134,7 +150,9 @@ async def test_refresh_token_is_not_an_access_token(client, context):
     tokens = await login(client, await make_account(context, "manager"))
     as_access = {"Authorization": f"Bearer {tokens['refreshToken']}"}
     assert (await client.get("/auth/me", headers=as_access)).status_code == 401
-    as_refresh = await client.post("/auth/refresh", json={"refreshToken": tokens["accessToken"]})
+    as_refresh = await client.post(
+        "/auth/refresh", json={"refreshToken": tokens["accessToken"]}
+    )
     assert as_refresh.status_code == 401
 
 
@@ -158,10 +176,16 @@ async def test_forged_and_altered_tokens_are_refused(client, context):
         # another algorithm named in the header
         jwt.encode(claims, TEST_SECRET, algorithm="HS512"),
         # expired, not yet valid, wrong audience, similar issuer, wrong type
-        jwt.encode({**claims, "exp": int((now - timedelta(minutes=1)).timestamp())},
-                   TEST_SECRET, algorithm="HS256"),
-        jwt.encode({**claims, "nbf": int((now + timedelta(hours=1)).timestamp())},
-                   TEST_SECRET, algorithm="HS256"),
+        jwt.encode(
+            {**claims, "exp": int((now - timedelta(minutes=1)).timestamp())},
+            TEST_SECRET,
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {**claims, "nbf": int((now + timedelta(hours=1)).timestamp())},
+            TEST_SECRET,
+            algorithm="HS256",
+        ),
         jwt.encode({**claims, "aud": "someone-else"}, TEST_SECRET, algorithm="HS256"),
         jwt.encode({**claims, "iss": "omnix "}, TEST_SECRET, algorithm="HS256"),
         jwt.encode({**claims, "iss": "0mnix"}, TEST_SECRET, algorithm="HS256"),
@@ -170,7 +194,9 @@ async def test_forged_and_altered_tokens_are_refused(client, context):
         "not-a-token",
     ]
     for token in forged:
-        response = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        response = await client.get(
+            "/auth/me", headers={"Authorization": f"Bearer {token}"}
+        )
         assert response.status_code == 401, token
         assert response.json()["statusCode"] == 401
     # The untouched token still works, so the refusals above are the checks.
@@ -188,8 +214,12 @@ async def test_hs256_signed_with_public_key_material_is_refused(client, context)
 
     header, payload = _b64({"alg": "HS256", "typ": "JWT"}), _b64(_claims(tokens))
     signature = hmac.new(pem.encode(), f"{header}.{payload}".encode(), hashlib.sha256)
-    token = f"{header}.{payload}." + base64.urlsafe_b64encode(signature.digest()).decode().rstrip("=")
-    response = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    token = f"{header}.{payload}." + base64.urlsafe_b64encode(
+        signature.digest()
+    ).decode().rstrip("=")
+    response = await client.get(
+        "/auth/me", headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 401
 
 
@@ -201,6 +231,7 @@ async def test_missing_or_malformed_authorization_is_401(client):
 
 async def test_access_tokens_use_wall_time_even_with_a_pinned_clock(client, context):
     # The demo pins business time to 2018; a token must still expire in real time.
-    assert isinstance(context.clock, Clock) and context.clock.pinned is not None
+    assert isinstance(context.clock, Clock)
+    assert context.clock.pinned is not None
     tokens = await login(client, await make_account(context, "admin"))
     assert _claims(tokens)["exp"] > context.clock.wall().timestamp()

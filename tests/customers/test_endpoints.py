@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
-from tests.factories import customer_headers, make_customer, purchase_body, staff_headers
+from tests.factories import (
+    customer_headers,
+    make_customer,
+    purchase_body,
+    staff_headers,
+)
 
 PROFILE = "/v1/customers/{}/profile"
 PURCHASES = "/v1/customers/{}/purchases"
@@ -50,7 +54,8 @@ async def test_preferences_patch_changes_only_what_is_sent(client, context, hous
     )
     assert first.status_code == 200
     second = await client.patch(
-        f"/v1/customers/{household}/preferences", headers=headers,
+        f"/v1/customers/{household}/preferences",
+        headers=headers,
         json={"preferredBrands": ["Private"]},
     )
     prefs = second.json()["preferences"]
@@ -61,9 +66,15 @@ async def test_preferences_patch_changes_only_what_is_sent(client, context, hous
 
 async def test_fields_a_caller_may_not_set_are_rejected(client, context, household):
     headers = await customer_headers(client, context, household)
-    for body in ({"customerId": "other"}, {"createdAt": "2017-01-01T00:00:00Z"},
-                 {"role": "admin"}, {"purchaseSummary": {"totalSpent": 1}}):
-        response = await client.put(PROFILE.format(household), headers=headers, json=body)
+    for body in (
+        {"customerId": "other"},
+        {"createdAt": "2017-01-01T00:00:00Z"},
+        {"role": "admin"},
+        {"purchaseSummary": {"totalSpent": 1}},
+    ):
+        response = await client.put(
+            PROFILE.format(household), headers=headers, json=body
+        )
         assert response.status_code == 400, body
     profile = (await client.get(PROFILE.format(household), headers=headers)).json()
     assert profile["customerId"] == household
@@ -79,9 +90,16 @@ async def test_another_customers_records_are_refused_everywhere(
         ("PATCH", f"/v1/customers/{neighbour}/preferences", {"marketingOptIn": True}),
         ("GET", PURCHASES.format(neighbour), None),
         ("POST", PURCHASES.format(neighbour), purchase_body()),
-        ("POST", PURCHASES.format(neighbour) + "/import", {"purchases": [purchase_body()]}),
-        ("POST", f"/v1/customers/{neighbour}/interactions",
-         {"productId": "P1", "interactionType": "view"}),
+        (
+            "POST",
+            PURCHASES.format(neighbour) + "/import",
+            {"purchases": [purchase_body()]},
+        ),
+        (
+            "POST",
+            f"/v1/customers/{neighbour}/interactions",
+            {"productId": "P1", "interactionType": "view"},
+        ),
         ("GET", f"/v1/customers/{neighbour}/interactions", None),
         # Unknown ids answer the same, so existence does not leak.
         ("GET", PROFILE.format("9999"), None),
@@ -105,7 +123,11 @@ async def test_staff_functions_are_refused_to_customers(client, context, househo
 
 
 async def test_anonymous_calls_are_401(client, household):
-    for url in (PROFILE.format(household), PURCHASES.format(household), "/v1/customers"):
+    for url in (
+        PROFILE.format(household),
+        PURCHASES.format(household),
+        "/v1/customers",
+    ):
         assert (await client.get(url)).status_code == 401
 
 
@@ -114,24 +136,35 @@ async def test_unknown_customer_is_404_for_staff(client, context):
     response = await client.get(PROFILE.format("nobody"), headers=headers)
     assert response.status_code == 404
     assert response.json() == {
-        "statusCode": 404, "error": "Not Found", "message": "Customer nobody not found"
+        "statusCode": 404,
+        "error": "Not Found",
+        "message": "Customer nobody not found",
     }
 
 
 async def test_register_then_conflict(client, context):
     headers = await staff_headers(client, context)
-    body = {"customerId": "NEW-1", "name": "Grace", "email": "grace@example.com",
-            "demographics": {"ageGroup": "25-34"}}
+    body = {
+        "customerId": "NEW-1",
+        "name": "Grace",
+        "email": "grace@example.com",
+        "demographics": {"ageGroup": "25-34"},
+    }
     created = await client.post("/v1/customers/register", headers=headers, json=body)
     assert created.status_code == 201
     assert created.json()["demographics"]["ageGroup"] == "25-34"
     again = await client.post("/v1/customers/register", headers=headers, json=body)
     assert again.status_code == 409
-    generated = await client.post("/v1/customers/register", headers=headers,
-                                  json={"name": "No id"})
-    assert generated.status_code == 201 and generated.json()["customerId"].startswith("C")
-    bad = await client.post("/v1/customers/register", headers=headers,
-                            json={"demographics": {"ageGroup": "7-11"}})
+    generated = await client.post(
+        "/v1/customers/register", headers=headers, json={"name": "No id"}
+    )
+    assert generated.status_code == 201
+    assert generated.json()["customerId"].startswith("C")
+    bad = await client.post(
+        "/v1/customers/register",
+        headers=headers,
+        json={"demographics": {"ageGroup": "7-11"}},
+    )
     assert bad.status_code == 400
     assert bad.json()["details"][0]["field"] == "body.demographics.ageGroup"
 
@@ -142,10 +175,15 @@ async def test_customer_list_searches_and_pages(client, context):
     headers = await staff_headers(client, context)
     first = (await client.get("/v1/customers?limit=2", headers=headers)).json()
     assert [item["customerId"] for item in first["items"]] == ["H0", "H1"]
-    second = (await client.get(f"/v1/customers?limit=2&cursor={first['nextCursor']}",
-                               headers=headers)).json()
+    second = (
+        await client.get(
+            f"/v1/customers?limit=2&cursor={first['nextCursor']}", headers=headers
+        )
+    ).json()
     assert [item["customerId"] for item in second["items"]] == ["H2", "H3"]
-    found = (await client.get("/v1/customers?search=household 4", headers=headers)).json()
+    found = (
+        await client.get("/v1/customers?search=household 4", headers=headers)
+    ).json()
     assert [item["customerId"] for item in found["items"]] == ["H4"]
     garbage = await client.get("/v1/customers?cursor=%%%", headers=headers)
     assert garbage.status_code == 400
@@ -155,12 +193,15 @@ async def test_customer_list_searches_and_pages(client, context):
         assert response.json()["details"][0]["field"] == "query.limit"
 
 
-async def test_purchases_are_listed_newest_first_with_a_cursor(client, context, household):
+async def test_purchases_are_listed_newest_first_with_a_cursor(
+    client, context, household
+):
     headers = await customer_headers(client, context, household)
     for day in (1, 3, 2):
         when = datetime(2017, 12, day, 9, tzinfo=UTC)
         response = await client.post(
-            PURCHASES.format(household), headers=headers,
+            PURCHASES.format(household),
+            headers=headers,
             json=purchase_body(f"P{day}", when=when, quantity=2, price=1.25),
         )
         assert response.status_code == 201
@@ -168,7 +209,8 @@ async def test_purchases_are_listed_newest_first_with_a_cursor(client, context, 
     page = await client.get(PURCHASES.format(household) + "?limit=2", headers=headers)
     assert [p["productId"] for p in page.json()] == ["P3", "P2"]
     rest = await client.get(
-        PURCHASES.format(household) + f"?limit=2&cursor={page.headers['X-Next-Cursor']}",
+        PURCHASES.format(household)
+        + f"?limit=2&cursor={page.headers['X-Next-Cursor']}",
         headers=headers,
     )
     assert [p["productId"] for p in rest.json()] == ["P1"]
@@ -182,8 +224,9 @@ async def test_a_resent_purchase_is_stored_once(client, context, household):
     second = await client.post(PURCHASES.format(household), headers=headers, json=body)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["id"] == second.json()["id"]
-    clash = await client.post(PURCHASES.format(household), headers=headers,
-                              json={**body, "quantity": 5})
+    clash = await client.post(
+        PURCHASES.format(household), headers=headers, json={**body, "quantity": 5}
+    )
     assert clash.status_code == 409
     listed = await client.get(PURCHASES.format(household), headers=headers)
     assert len(listed.json()) == 1
@@ -192,10 +235,14 @@ async def test_a_resent_purchase_is_stored_once(client, context, household):
 async def test_lines_without_order_id_group_by_minute(client, context, household):
     headers = await customer_headers(client, context, household)
     when = datetime(2017, 12, 5, 9, 30, 10, tzinfo=UTC)
-    a = await client.post(PURCHASES.format(household), headers=headers,
-                          json=purchase_body("A", when=when))
-    b = await client.post(PURCHASES.format(household), headers=headers,
-                          json=purchase_body("B", when=when.replace(second=50)))
+    a = await client.post(
+        PURCHASES.format(household), headers=headers, json=purchase_body("A", when=when)
+    )
+    b = await client.post(
+        PURCHASES.format(household),
+        headers=headers,
+        json=purchase_body("B", when=when.replace(second=50)),
+    )
     assert a.json()["orderId"] == b.json()["orderId"]
 
 
@@ -218,7 +265,9 @@ async def test_lines_without_order_id_group_by_minute(client, context, household
         ({"id": "123"}, "body.id"),
     ],
 )
-async def test_bad_purchases_are_400_and_store_nothing(client, context, household, change, field):
+async def test_bad_purchases_are_400_and_store_nothing(
+    client, context, household, change, field
+):
     headers = await staff_headers(client, context)
     response = await client.post(
         PURCHASES.format(household), headers=headers, json={**purchase_body(), **change}
@@ -231,8 +280,9 @@ async def test_bad_purchases_are_400_and_store_nothing(client, context, househol
 
 async def test_purchase_for_unknown_customer_is_404(client, context):
     headers = await staff_headers(client, context)
-    response = await client.post(PURCHASES.format("ghost"), headers=headers,
-                                 json=purchase_body())
+    response = await client.post(
+        PURCHASES.format("ghost"), headers=headers, json=purchase_body()
+    )
     assert response.status_code == 404
 
 
@@ -249,7 +299,9 @@ async def test_import_is_all_or_nothing_and_idempotent(client, context, househol
     refused = await client.post(url, headers=headers, json={"purchases": broken})
     assert refused.status_code == 400
     assert refused.json()["details"][0]["field"] == "body.purchases.1.quantity"
-    listed = await client.get(PURCHASES.format(household) + "?limit=50", headers=headers)
+    listed = await client.get(
+        PURCHASES.format(household) + "?limit=50", headers=headers
+    )
     assert {p["productId"] for p in listed.json()} == {"P0", "P1", "P2"}
 
 
@@ -263,7 +315,9 @@ async def test_import_caps_and_empty(client, context, household):
     assert too_many.status_code in (413,)
 
 
-async def test_idempotency_key_replays_and_refuses_other_bodies(client, context, household):
+async def test_idempotency_key_replays_and_refuses_other_bodies(
+    client, context, household
+):
     headers = {**await staff_headers(client, context), "Idempotency-Key": "k-1"}
     url = PURCHASES.format(household) + "/import"
     body = {"purchases": [purchase_body("P1", orderId="B-1")]}
@@ -271,25 +325,30 @@ async def test_idempotency_key_replays_and_refuses_other_bodies(client, context,
     replay = await client.post(url, headers=headers, json=body)
     assert first.json() == replay.json() == {"imported": 1, "duplicates": 0}
     assert replay.headers.get("Idempotent-Replayed") == "true"
-    other = await client.post(url, headers=headers,
-                              json={"purchases": [purchase_body("P2", orderId="B-1")]})
+    other = await client.post(
+        url, headers=headers, json={"purchases": [purchase_body("P2", orderId="B-1")]}
+    )
     assert other.status_code == 422
 
 
-async def test_bodies_over_the_limit_are_413_also_when_chunked(client, context, household):
+async def test_bodies_over_the_limit_are_413_also_when_chunked(
+    client, context, household
+):
     headers = await staff_headers(client, context)
     url = PURCHASES.format(household) + "/import"
     big = b'{"purchases": [' + b" " * (300 * 1024) + b"]}"
-    sized = await client.post(url, headers={**headers, "content-type": "application/json"},
-                              content=big)
+    sized = await client.post(
+        url, headers={**headers, "content-type": "application/json"}, content=big
+    )
     assert sized.status_code == 413
 
     async def chunks():
         for start in range(0, len(big), 16 * 1024):
             yield big[start : start + 16 * 1024]
 
-    chunked = await client.post(url, headers={**headers, "content-type": "application/json"},
-                                content=chunks())
+    chunked = await client.post(
+        url, headers={**headers, "content-type": "application/json"}, content=chunks()
+    )
     assert chunked.status_code == 413
     assert chunked.json()["statusCode"] == 413
 
@@ -297,22 +356,34 @@ async def test_bodies_over_the_limit_are_413_also_when_chunked(client, context, 
 async def test_interactions_track_and_list(client, context, household):
     headers = await customer_headers(client, context, household)
     url = f"/v1/customers/{household}/interactions"
-    created = await client.post(url, headers=headers, json={
-        "productId": "P1", "interactionType": "rating", "rating": 5,
-        "timestamp": "2017-12-20T10:00:00+01:00", "metadata": {"source": "app"},
-    })
+    created = await client.post(
+        url,
+        headers=headers,
+        json={
+            "productId": "P1",
+            "interactionType": "rating",
+            "rating": 5,
+            "timestamp": "2017-12-20T10:00:00+01:00",
+            "metadata": {"source": "app"},
+        },
+    )
     assert created.status_code == 201
     assert created.json()["timestamp"].startswith("2017-12-20T09:00:00")
     listed = await client.get(url + "?limit=10", headers=headers)
     assert [i["productId"] for i in listed.json()] == ["P1"]
     staff = await staff_headers(client, context)
-    by_product = await client.get("/v1/customers/products/P1/interactions", headers=staff)
+    by_product = await client.get(
+        "/v1/customers/products/P1/interactions", headers=staff
+    )
     assert [i["customerId"] for i in by_product.json()] == [household]
     for body, field in [
         ({"productId": "P1", "interactionType": "teleport"}, "body.interactionType"),
         ({"productId": "P1", "interactionType": "rating", "rating": 9}, "body.rating"),
         ({"productId": "P1", "interactionType": "rating"}, "body.rating"),
-        ({"productId": "P1", "interactionType": "view", "duration": -3}, "body.duration"),
+        (
+            {"productId": "P1", "interactionType": "view", "duration": -3},
+            "body.duration",
+        ),
     ]:
         response = await client.post(url, headers=headers, json=body)
         assert response.status_code == 400
@@ -321,8 +392,10 @@ async def test_interactions_track_and_list(client, context, household):
 
 async def test_malformed_json_is_400(client, context, household):
     headers = await staff_headers(client, context)
-    response = await client.post(PURCHASES.format(household),
-                                 headers={**headers, "content-type": "application/json"},
-                                 content=b"{not json")
+    response = await client.post(
+        PURCHASES.format(household),
+        headers={**headers, "content-type": "application/json"},
+        content=b"{not json",
+    )
     assert response.status_code == 400
     assert set(response.json()) == {"statusCode", "error", "message", "details"}

@@ -69,7 +69,7 @@ def auth_user(account: UserAccount) -> AuthUser:
     return AuthUser(
         id=account.id,
         email=account.email,
-        roles=[account.role],  # type: ignore[list-item]
+        roles=[account.role],
         customer_id=account.customer_id,
     )
 

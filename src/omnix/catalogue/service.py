@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnix.catalogue.models import Product
 from omnix.catalogue.schemas import ProductFacts
+from omnix.db.session import dialect_name
 
 _DESCRIPTIVE = ("name", "category", "department", "brand", "size")
 
@@ -48,14 +50,15 @@ async def upsert_products(
 
 
 async def _upsert(
-    session: AsyncSession, rows: list[dict[str, object]], *, update_name: bool
+    session: AsyncSession, rows: list[dict[str, Any]], *, update_name: bool
 ) -> None:
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = (
+        postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
+    )
     statement = insert(Product).values(rows)
     # Keep what the catalogue knows when the new line says nothing.
     columns = ("category", "department", "brand", "size")
-    updates = {
+    updates: dict[str, Any] = {
         column: func.coalesce(statement.excluded[column], Product.__table__.c[column])
         for column in columns
     }

@@ -19,6 +19,7 @@ from omnix.catalogue.schemas import ProductFacts
 from omnix.catalogue.service import upsert_products
 from omnix.customers import schemas
 from omnix.customers.models import Customer, ProductInteraction, PurchaseLine
+from omnix.db.session import dialect_name
 from omnix.errors import BadRequest, Conflict, NotFound, field_error
 
 DEMOGRAPHIC_COLUMNS = (
@@ -237,7 +238,7 @@ def _decode_cursor(cursor: str) -> str:
 # Purchases ---------------------------------------------------------------
 
 
-def _purchase_query() -> Select[Any]:
+def _purchase_query() -> Select[PurchaseLine, Product]:
     return select(PurchaseLine, Product).join(
         Product, Product.id == PurchaseLine.product_id
     )
@@ -400,9 +401,7 @@ async def add_purchases(
     if not fresh:
         return [], len(rows)
     insert = (
-        postgresql.insert
-        if session.bind.dialect.name == "postgresql"
-        else sqlite.insert
+        postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
     )
     statement = insert(PurchaseLine).on_conflict_do_nothing().returning(PurchaseLine.id)
     new_ids = list((await session.scalars(statement, fresh)).all())
@@ -442,7 +441,7 @@ def interaction_dto(row: ProductInteraction) -> schemas.ProductInteraction:
         id=str(row.id),
         customer_id=row.customer_id,
         product_id=row.product_id,
-        interaction_type=row.interaction_type,  # type: ignore[arg-type]
+        interaction_type=row.interaction_type,
         timestamp=row.occurred_at,
         session_id=row.session_id,
         duration=row.duration_seconds,

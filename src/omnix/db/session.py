@@ -60,6 +60,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def dialect_name(session: AsyncSession) -> str:
+    """``sqlite`` or ``postgresql``: the engine behind a session."""
+    return session.get_bind().dialect.name
+
+
 class Database:
     """The engine plus two session factories: reading and writing."""
 
