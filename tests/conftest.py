@@ -122,5 +122,7 @@ async def _empty_tables(context: AppContext) -> None:
 async def client(context: AppContext) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(context)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://omnix.test") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://omnix.test"
+    ) as c:
         yield c

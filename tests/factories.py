@@ -32,7 +32,10 @@ async def make_customer(
 
 
 async def make_account(
-    context: AppContext, role: str, customer_id: str | None = None, email: str | None = None
+    context: AppContext,
+    role: str,
+    customer_id: str | None = None,
+    email: str | None = None,
 ) -> str:
     email = email or f"{role}-{customer_id or 'staff'}@omnix.example.com"
     async with context.db.transaction() as session:
@@ -48,7 +51,9 @@ async def make_account(
 
 
 async def login(client: httpx.AsyncClient, email: str) -> dict[str, Any]:
-    response = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    response = await client.post(
+        "/auth/login", json={"email": email, "password": PASSWORD}
+    )
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]
     return data
@@ -67,7 +72,9 @@ async def staff_headers(
 async def customer_headers(
     client: httpx.AsyncClient, context: AppContext, customer_id: str
 ) -> dict[str, str]:
-    return bearer(await login(client, await make_account(context, "customer", customer_id)))
+    return bearer(
+        await login(client, await make_account(context, "customer", customer_id))
+    )
 
 
 def purchase_body(

@@ -18,7 +18,9 @@ def _differences(url: str) -> list[object]:
         engine = create_engine(url)
         async with engine.connect() as connection:
             diff = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync), Base.metadata
+                )
             )
         await engine.dispose()
         return list(diff)
