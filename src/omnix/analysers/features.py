@@ -43,7 +43,7 @@ class CategoryShare(_Features):
 
     category: Label
     spend_share: Share
-    distinct_purchase_days: int = Field(default=0, ge=0)
+    distinct_purchase_days: int | None = Field(default=None, ge=1)
 
 
 class ProductRhythm(_Features):
