@@ -161,7 +161,7 @@ def test_recommendation_kinds_follow_the_purchase_history() -> None:
 
 def test_profile_prompt_and_the_guide_shaped_result() -> None:
     prompt = build_prompt("customer_profiling", _features())
-    answer = {
+    answer: dict[str, Any] = {
         "spendingPatterns": {
             "preferredCategories": ["DAIRY", "BAKERY"],
             "shoppingFrequency": "weekly",

@@ -177,7 +177,7 @@ CASES = [
 
 @pytest.fixture(params=CASES, ids=[case.name for case in CASES])
 def case(request: pytest.FixtureRequest) -> WireCase:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 @pytest.fixture
