@@ -75,7 +75,9 @@ def load_products() -> pl.DataFrame:
     )
 
 
-def load_customers(lines: pl.DataFrame) -> pl.DataFrame:
+def load_customers(raw: pl.DataFrame) -> pl.DataFrame:
+    """Every household becomes a customer, even one whose lines were all set
+    aside; tenure starts at its first line."""
     demographics = pl.read_parquet(data_dir() / "demographics.parquet").select(
         pl.col("household_id").cast(pl.Utf8).alias("id"),
         *(pl.col(source).alias(target) for source, target in DEMOGRAPHICS.items()),
@@ -84,10 +86,12 @@ def load_customers(lines: pl.DataFrame) -> pl.DataFrame:
         pl.col("household_size").str.extract(r"(\d+)").cast(pl.Int64),
         pl.col("kids_count").str.extract(r"(\d+)").cast(pl.Int64),
     )
-    first_seen = (
-        lines.group_by("customer_id")
-        .agg(pl.col("purchased_at").min().alias("created_at"))
-        .rename({"customer_id": "id"})
+    first_seen = raw.group_by("household_id").agg(
+        pl.col("transaction_timestamp").min().alias("created_at")
+    )
+    first_seen = first_seen.select(
+        pl.col("household_id").cast(pl.Utf8).alias("id"),
+        pl.col("created_at").dt.replace_time_zone("UTC"),
     )
     return first_seen.join(demographics, on="id", how="left")
 
@@ -113,7 +117,7 @@ def load(now: datetime) -> CompleteJourney:
     set_aside.update(checked.rejected_by_reason)
     lines = assign_orders(checked.accepted.drop("line"))
     return CompleteJourney(
-        customers=load_customers(lines),
+        customers=load_customers(raw),
         products=load_products(),
         lines=lines,
         set_aside={reason: count for reason, count in set_aside.items() if count},

@@ -91,7 +91,8 @@ def _parse_times(raw: pl.Series) -> pl.Series:
             if zone
             else pl.Series(raw.name, [None] * len(raw), pl.Datetime("us", "UTC"))
         )
-    text = raw.cast(pl.Utf8)
+    # Polars' %z reads "+01:00" but not the "Z" that ISO 8601 also allows.
+    text = raw.cast(pl.Utf8).str.strip_chars().str.replace(r"[Zz]$", "+00:00")
     parsed = text.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us"
     )
