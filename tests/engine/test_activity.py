@@ -106,11 +106,13 @@ def test_summaries_count_days_from_first_purchase_to_as_of() -> None:
 
 
 def test_lines_at_or_after_as_of_and_returns_are_ignored() -> None:
-    base = shoppers(2, n=60)
-    as_of = START + timedelta(days=200)
+    as_of = START + timedelta(days=200, hours=12)
+    morning = make_lines([("h0", as_of - timedelta(hours=2), 1.0)])
+    base = pl.concat([shoppers(2, n=300), morning])
     noise = make_lines(
         [
             ("h0", as_of, 1.0),
+            ("h0", as_of + timedelta(hours=2), 40.0),  # same day, after as_of
             ("h0", as_of + timedelta(days=3), 1.0),
             ("h1", as_of - timedelta(days=1), -1.0),
             ("newcomer", as_of + timedelta(hours=1), 1.0),
@@ -120,6 +122,7 @@ def test_lines_at_or_after_as_of_and_returns_are_ignored() -> None:
     plain = fit_activity_model(base, as_of)
     noisy = fit_activity_model(pl.concat([base, noise]), as_of)
 
+    assert plain.calibration is not None  # so the day's spend is a feature
     assert plain.score().equals(noisy.score())
     assert noisy.score_customer("newcomer").insufficient_data
 

@@ -94,10 +94,11 @@ class ActivityScore:
     expected_purchases_30d: float | None = None
     p_buy_60d: float | None = None
     recency_days: float | None = None
+    tenure_days: float | None = None
     purchase_days: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ActivityModel:
     """A fitted activity model and the scores of every household at ``as_of``.
 
@@ -146,6 +147,7 @@ class ActivityModel:
             expected_purchases_30d=values["expected_purchases_30d"],
             p_buy_60d=values["p_buy_60d"],
             recency_days=values["recency_days"],
+            tenure_days=values["tenure_days"],
             purchase_days=values["purchase_days"],
         )
 
@@ -178,7 +180,10 @@ def fit_activity_model(
     InsufficientDataError
         If no household made purchases on two different days before ``as_of``.
     """
-    days = purchase_days(lines, tz)
+    check_columns(lines)
+    # Cut on the instant before grouping, so a day split by ``as_of`` keeps
+    # only its earlier lines (and their spend).
+    days = purchase_days(lines.filter(utc_timestamps(lines) < as_utc(as_of)), tz)
     as_of_local = local_naive(as_of, tz)
     households = household_features(days, as_of_local)
     calibration = _learn_calibration(days, as_of_local)
