@@ -54,6 +54,7 @@ __all__ = [
     "ConsumptionPattern",
     "Level",
     "consumption_patterns",
+    "interval_parameters",
     "lognormal_outlook",
     "patterns_of",
 ]
@@ -138,8 +139,14 @@ def lognormal_outlook(
     )
 
 
-def _interval_parameters(table: pl.DataFrame) -> pl.DataFrame:
-    """Attach mu, sigma (shrunk, predictive) and the interval source."""
+def interval_parameters(table: pl.DataFrame) -> pl.DataFrame:
+    """Attach the log-normal ``mu``, ``sigma`` and the interval source.
+
+    ``table`` comes from :func:`omnix.engine.features.interval_table`. See the
+    module docstring for the shrinkage of ``sigma``; the predictive spread
+    adds the uncertainty of ``mu`` estimated from ``m`` intervals
+    (``sigma^2 (1 + 1/m)``, the normal predictive variance).
+    """
     repeat = pl.col("n_days") >= 2
     typical = (
         table.filter(repeat)
@@ -244,7 +251,7 @@ def consumption_patterns(
     as_of_day = local_day(as_of, tz)
     key = "product_id" if level == "product" else "category"
     days = day_table(prepared, key)
-    table = _interval_parameters(interval_table(days, key, as_of_day))
+    table = interval_parameters(interval_table(days, key, as_of_day))
 
     elapsed = table["elapsed_days"].to_numpy().astype(np.float64)
     median, p_week, confidence = lognormal_outlook(
