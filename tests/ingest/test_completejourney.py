@@ -22,4 +22,6 @@ def test_real_data_is_shaped_and_the_rest_set_aside():
     assert data.customers["age_group"].drop_nulls().len() == 801
     assert data.lines["quantity"].min() > 0
     assert data.lines["price"].min() >= 0
+    sold = set(data.lines["product_id"].unique().to_list())
+    assert sold <= set(data.products["id"].to_list())
     assert data.products.filter(data.products["id"] == "1082185")["name"].item()

@@ -20,7 +20,9 @@ NOW = datetime(2018, 1, 1, tzinfo=UTC)
 HEADER = (
     "customer_id,product_id,quantity,price,purchased_at,order_id,product_name,category"
 )
-GOOD_AND_BAD = HEADER + """
+GOOD_AND_BAD = (
+    HEADER
+    + """
 7,P1,2,1.50,2017-12-01T10:00:00Z,B1,Ground Coffee 500g,Coffee
 7,P2,1,3.00,2017-12-01T10:00:00+00:00,B1,,Milk
 8,P1,1,1.50,2017-12-02 09:00:00+01:00,,,
@@ -34,6 +36,7 @@ GOOD_AND_BAD = HEADER + """
 8,P3,abc,1,2017-12-02T09:00:00Z,B2,,
 8,P3,5000,1,2017-12-02T09:00:00Z,B2,,
 """
+)
 
 
 async def _count(context, model) -> int:

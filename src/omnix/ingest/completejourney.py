@@ -96,6 +96,16 @@ def load_customers(raw: pl.DataFrame) -> pl.DataFrame:
     return first_seen.join(demographics, on="id", how="left")
 
 
+def _with_unlisted(products: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """A few sold products are missing from the product file; list them too."""
+    unlisted = (
+        lines.select(pl.col("product_id").unique().alias("id"))
+        .join(products.select("id"), on="id", how="anti")
+        .with_columns(pl.concat_str(pl.lit("Product "), pl.col("id")).alias("name"))
+    )
+    return pl.concat([products, unlisted], how="diagonal")
+
+
 def load(now: datetime) -> CompleteJourney:
     """Read, validate and shape the whole data set; nothing is written."""
     raw = pl.read_parquet(data_dir() / "transactions.parquet")
@@ -118,7 +128,7 @@ def load(now: datetime) -> CompleteJourney:
     lines = assign_orders(checked.accepted.drop("line"))
     return CompleteJourney(
         customers=load_customers(raw),
-        products=load_products(),
+        products=_with_unlisted(load_products(), lines),
         lines=lines,
         set_aside={reason: count for reason, count in set_aside.items() if count},
         total_lines=raw.height,
