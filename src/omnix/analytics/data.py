@@ -1,4 +1,4 @@
-"""Loads the engine's frames (``lines``, ``catalogue``, ``customers``) from the database.
+"""Loads the engine's frames (lines, catalogue, customers) from the database.
 
 One customer's history goes through the ORM session; the whole population is
 read through the driver in one pass, which is what fitting population models
