@@ -25,6 +25,7 @@ from omnix.customers.endpoints import router as customers_router
 from omnix.errors import OmnixError, error_envelope
 from omnix.system.endpoints import router as system_router
 from omnix.system.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from omnix.web import mount_dashboards
 
 log = structlog.get_logger()
 
@@ -122,6 +123,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(auth_router, prefix="/v1", include_in_schema=False)
     app.include_router(customers_router, prefix="/v1")
     _mount_docs(app)
+    mount_dashboards(app)
     return app
 
 
