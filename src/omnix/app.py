@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +24,8 @@ from omnix.auth.endpoints import router as auth_router
 from omnix.context import AppContext
 from omnix.customers.endpoints import router as customers_router
 from omnix.errors import OmnixError, error_envelope
+from omnix.segments.endpoints import router as segments_router
+from omnix.segments.tasks import run_segment_schedule
 from omnix.system.endpoints import router as system_router
 from omnix.system.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from omnix.web import mount_dashboards
@@ -85,6 +88,7 @@ def create_app(context: AppContext) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("omnix.started", version=__version__, database=context.db.dialect)
+        _schedule = asyncio.create_task(run_segment_schedule(context))
         yield
         await context.db.dispose()
 
@@ -121,6 +125,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(auth_router)
     # The guide's clients call both; the schema documents the short form once.
     app.include_router(auth_router, prefix="/v1", include_in_schema=False)
+    app.include_router(segments_router, prefix="/v1")
     app.include_router(customers_router, prefix="/v1")
     _mount_docs(app)
     mount_dashboards(app)

@@ -4,6 +4,7 @@ from omnix.auth.models import LoginSession, LoginThrottle, RefreshToken, UserAcc
 from omnix.catalogue.models import Product
 from omnix.customers.models import Customer, ProductInteraction, PurchaseLine
 from omnix.db.base import Base
+from omnix.segments import models as segment_models  # noqa: F401 (its tables)
 from omnix.system.models import IdempotentRequest
 
 __all__ = [

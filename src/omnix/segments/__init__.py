@@ -1,0 +1,1 @@
+"""Customer segments: computation, storage, API and schedule (guide section 3)."""
