@@ -1,0 +1,274 @@
+// Endpoints the dashboards show that the API schema does not have yet.
+//
+// Each entry is the integration guide's contract for one endpoint (its
+// interfaces, copied field for field), or, for the two manager panels the
+// guide draws without naming an endpoint (revenue against target, inventory),
+// the contract this app proposes. `ApiPaths` in client.ts merges these with
+// the generated `paths` so that an endpoint's generated definition replaces
+// its entry here as soon as the backend serves it: from then on the
+// dashboards are type-checked against the real schema, and the entry below
+// is dead text that can be deleted.
+
+type Json<T> = { headers: { [name: string]: unknown }; content: { "application/json": T } };
+
+type PathPart<PathParams> = [PathParams] extends [never]
+  ? { path?: never }
+  : { path: PathParams };
+
+type Operation<PathParams, Query, Result> = {
+  parameters: { query?: Query; header?: never; cookie?: never } & PathPart<PathParams>;
+  requestBody?: never;
+  responses: { 200: Json<Result> };
+};
+
+type GetOnly<PathParams, Query, Result> = {
+  parameters: { query?: never; header?: never; path?: never; cookie?: never };
+  get: Operation<PathParams, Query, Result>;
+  put?: never;
+  post?: never;
+  delete?: never;
+  options?: never;
+  head?: never;
+  patch?: never;
+  trace?: never;
+};
+
+type CustomerPath = { id: string };
+type NoPath = never;
+
+/** Guide, "Customer Segmentation Models". */
+export interface CustomerSegment {
+  segmentId: string;
+  segmentName: string;
+  description: string;
+  criteria: Record<string, unknown>;
+  customerCount: number;
+  averageOrderValue: number;
+  averagePurchaseFrequency: number;
+  characteristics: Record<string, unknown>;
+  recommendations: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+  /** Ours, not the guide's: the segment's revenue over the scoring window. */
+  totalRevenue?: number | null;
+}
+
+export interface SegmentationStatistics {
+  totalCustomers?: number;
+  computedAt?: string | null;
+  [key: string]: unknown;
+}
+
+/** Guide: GET /v1/customers/{id}/segment, read by its client as `assignments[0]`. */
+export interface CustomerSegmentAssignment {
+  customerId: string;
+  segmentId: string;
+  segmentName: string;
+  assignedAt: string;
+  confidence: number;
+  previousSegmentId?: string;
+  migrationReason?: string;
+  features: Record<string, unknown>;
+}
+
+export interface CustomerSegmentAnswer {
+  segmentId: string;
+  segmentName: string;
+  assignedAt: string;
+  confidence: number;
+  assignments?: CustomerSegmentAssignment[];
+}
+
+/** A change of segment (the guide's POST body of segments/migrate). */
+export interface SegmentMigration {
+  customerId: string;
+  fromSegment: string | null;
+  toSegment: string;
+  reason: string;
+  migratedAt: string;
+}
+
+/** Guide, "A/B Testing Models". */
+export interface ModelPerformanceMetrics {
+  totalRequests: number;
+  successRate: number;
+  averageProcessingTime: number;
+  averageConfidence: number;
+  averageTokenCost: number;
+  customerSatisfactionScore?: number;
+}
+
+export interface ABTestResult {
+  testId: string;
+  testName: string;
+  status: "pending" | "running" | "completed" | "paused";
+  modelA: { name: string; metrics: ModelPerformanceMetrics };
+  modelB: { name: string; metrics: ModelPerformanceMetrics };
+  winner: "A" | "B" | "tie";
+  significance: number;
+  recommendations: string[];
+  startDate: string;
+  endDate: string;
+}
+
+/** Guide, "Streaming Analytics Models". */
+export interface RealtimeInsight {
+  customerId: string;
+  insightType:
+    | "segment_migration"
+    | "consumption_prediction"
+    | "behavior_anomaly"
+    | "recommendation_update";
+  insight: string;
+  actionRequired: boolean;
+  priority: "low" | "medium" | "high" | "critical";
+  timestamp: string;
+  data: Record<string, unknown>;
+}
+
+/** Guide, "Core Customer Models". */
+export interface CustomerProfile {
+  customerId: string;
+  spendingPatterns: {
+    averageOrderValue: number;
+    preferredCategories: string[];
+    shoppingFrequency: "daily" | "weekly" | "monthly" | "irregular";
+    pricePreference: "budget" | "mid-range" | "premium";
+  };
+  behavioralInsights: {
+    plannedShopper: boolean;
+    brandLoyal: boolean;
+    seasonalShopper: boolean;
+    bulkBuyer: boolean;
+  };
+  demographics: {
+    estimatedAgeGroup: string;
+    estimatedIncomeLevel: string;
+    familySize: number;
+    lifestyle: string[];
+  };
+}
+
+export interface ConsumptionPattern {
+  productId: string;
+  productName: string;
+  category: string;
+  averageDaysBetweenPurchases: number;
+  predictedNextPurchaseDate: string;
+  confidence: number;
+  seasonalVariation?: boolean;
+}
+
+/** DESIGN.md: recommendations come as `repurchase` or `discovery`, each with a reason. */
+export interface Recommendation {
+  productId: string;
+  productName: string;
+  category?: string | null;
+  type: "repurchase" | "discovery";
+  reason: string;
+  score?: number;
+  confidence?: number;
+}
+
+export interface ReplenishmentAlert {
+  productId: string;
+  productName: string;
+  category?: string | null;
+  predictedRunOutDate: string;
+  urgency: "low" | "medium" | "high";
+  confidence: number;
+  message?: string;
+}
+
+/** Proposed: weekly revenue of all households against the target. */
+export interface RevenuePoint {
+  periodStart: string;
+  revenue: number;
+  target: number | null;
+  orders?: number;
+}
+
+export interface RevenueSeries {
+  granularity: "day" | "week" | "month";
+  points: RevenuePoint[];
+}
+
+/** Proposed: units the replenishment predictions expect over the next days. */
+export interface InventoryLine {
+  productId: string;
+  productName: string;
+  category: string | null;
+  expectedUnits: number;
+  households: number;
+}
+
+export interface InventoryForecast {
+  horizonDays: number;
+  products: InventoryLine[];
+  categories: { category: string; expectedUnits: number; households: number }[];
+}
+
+export interface PendingPaths {
+  "/v1/customers/segments/overview": GetOnly<
+    NoPath,
+    never,
+    { segments: CustomerSegment[]; statistics: SegmentationStatistics }
+  >;
+  "/v1/customers/segments/migrations": GetOnly<
+    NoPath,
+    { limit?: number },
+    SegmentMigration[]
+  >;
+  "/v1/customers/{id}/segment": GetOnly<CustomerPath, never, CustomerSegmentAnswer>;
+  "/v1/ab-tests": GetOnly<
+    NoPath,
+    never,
+    { success: boolean; data: ABTestResult[]; totalTests: number; activeTests: number }
+  >;
+  "/v1/ab-tests/{testId}/results": GetOnly<
+    { testId: string },
+    { includeRawData?: boolean },
+    { success: boolean; data: ABTestResult; summary: Record<string, unknown> }
+  >;
+  "/v1/streaming/insights/system/overview": GetOnly<
+    NoPath,
+    never,
+    {
+      totalInsights: number;
+      insightsByType: Record<string, number>;
+      insightsByPriority: Record<string, number>;
+      processingMetrics: Record<string, unknown>;
+      recentInsights?: RealtimeInsight[];
+    }
+  >;
+  "/v1/analytics/revenue": GetOnly<
+    NoPath,
+    { granularity?: "day" | "week" | "month" },
+    RevenueSeries
+  >;
+  "/v1/analytics/inventory-forecast": GetOnly<
+    NoPath,
+    { days?: number; limit?: number },
+    InventoryForecast
+  >;
+  "/v1/customers/{id}/customer-profile-analysis": GetOnly<
+    CustomerPath,
+    never,
+    CustomerProfile
+  >;
+  "/v1/customers/{id}/ai-recommendations": GetOnly<
+    CustomerPath,
+    { limit?: number },
+    { recommendations: Recommendation[]; confidence: number }
+  >;
+  "/v1/customers/{id}/consumption-predictions": GetOnly<
+    CustomerPath,
+    never,
+    ConsumptionPattern[]
+  >;
+  "/v1/customers/{id}/replenishment-alerts": GetOnly<
+    CustomerPath,
+    never,
+    ReplenishmentAlert[]
+  >;
+}
