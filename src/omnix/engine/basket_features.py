@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from omnix.engine.features import lookup
+
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
@@ -147,11 +149,10 @@ def product_stats(pairs: pl.DataFrame, total_orders: int) -> pl.DataFrame:
 
 
 def _stats_columns(table: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
-    return table.join(
-        stats.select("product_id", "buyers", "repeat_share", "order_share", "trend"),
-        on="product_id",
-        how="left",
-    ).with_columns(
+    columns = stats.select(
+        "product_id", "buyers", "repeat_share", "order_share", "trend"
+    )
+    return lookup(table, columns, "product_id").with_columns(
         pl.col("buyers").fill_null(0),
         pl.col("repeat_share").fill_null(pl.col("repeat_share").mean()).fill_null(0.0),
         pl.col("order_share").fill_null(0.0),
@@ -218,6 +219,9 @@ def discovery_candidates(
         .head(ANCHORS)
         .select("customer_id", pl.col("product_id").alias("anchor_id"), "anchor_weight")
     )
+    if neighbours.height > 4 * anchors.height:
+        wanted = anchors.get_column("anchor_id").unique().implode()
+        neighbours = neighbours.filter(pl.col("anchor_id").is_in(wanted))
     reached = anchors.join(neighbours, on="anchor_id").with_columns(
         (pl.col("anchor_weight") * pl.col("confidence")).alias("contribution")
     )

@@ -40,9 +40,11 @@ import polars as pl
 from scipy import special
 
 from omnix.engine.features import (
+    PreparedLines,
     day_table,
     interval_table,
     local_day,
+    lookup,
     prepare_lines,
 )
 
@@ -213,7 +215,7 @@ def _seasonal_pairs(days: pl.DataFrame, key: str, as_of_day: date) -> pl.DataFra
 
 
 def consumption_patterns(
-    lines: pl.DataFrame,
+    lines: pl.DataFrame | PreparedLines,
     as_of: datetime,
     tz: str = "UTC",
     *,
@@ -299,7 +301,7 @@ def _label(
             names = catalogue.select(
                 pl.col("product_id").cast(pl.Utf8), pl.col("name").alias("product_name")
             )
-            table = table.join(names, on="product_id", how="left")
+            table = lookup(table, names, "product_id")
         else:
             table = table.with_columns(pl.lit(None, pl.Utf8).alias("product_name"))
         table = table.with_columns(

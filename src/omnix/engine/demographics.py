@@ -145,27 +145,25 @@ def spend_features(
         )
         .sort("customer_id")
     )
+    row_of = totals.select("customer_id").with_row_index("row")
+    spend = np.maximum(totals["spend"].to_numpy(), 1e-9)
     blocks: list[FloatArray] = []
     for column, names in (("department", departments), ("category", categories)):
-        shares = (
-            prepared.filter(pl.col(column).is_in(list(names)))
-            .group_by("customer_id", column)
+        index = pl.DataFrame(
+            {column: list(names), "position": np.arange(len(names))},
+            schema={column: pl.Utf8, "position": pl.Int64},
+        )
+        spent = (
+            prepared.join(index, on=column)
+            .group_by("customer_id", "position")
             .agg(pl.col("value").sum())
-            .pivot(on=column, index="customer_id", values="value")
+            .join(row_of, on="customer_id")
         )
-        wide = totals.select("customer_id", "spend").join(
-            shares, on="customer_id", how="left"
-        )
-        matrix = np.column_stack(
-            [
-                wide[name].fill_null(0.0).to_numpy() if name in wide.columns
-                else np.zeros(wide.height)
-                for name in names
-            ]
-        ) if names else np.zeros((wide.height, 0))  # fmt: skip
-        spend = np.maximum(wide["spend"].to_numpy(), 1e-9)[:, None]
-        blocks.append(np.sqrt(np.clip(matrix / spend, 0.0, 1.0)))
-    spend = totals["spend"].to_numpy()
+        block = np.zeros((totals.height, len(names)))
+        block[spent["row"].to_numpy(), spent["position"].to_numpy()] = spent[
+            "value"
+        ].to_numpy()
+        blocks.append(np.sqrt(np.clip(block / spend[:, None], 0.0, 1.0)))
     habits = np.column_stack(
         [
             np.log1p(spend / np.maximum(totals["orders"].to_numpy(), 1)),

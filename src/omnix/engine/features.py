@@ -12,6 +12,7 @@ value).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,6 +20,7 @@ import polars as pl
 
 __all__ = [
     "REQUIRED_LINE_COLUMNS",
+    "PreparedLines",
     "UNCATEGORISED",
     "check_as_of",
     "check_tz",
@@ -27,6 +29,7 @@ __all__ = [
     "household_table",
     "interval_table",
     "local_day",
+    "lookup",
     "prepare_lines",
 ]
 
@@ -81,7 +84,23 @@ def empty_lines() -> pl.DataFrame:
     )
 
 
-def prepare_lines(lines: pl.DataFrame, as_of: datetime, tz: str) -> pl.DataFrame:
+@dataclass(frozen=True, eq=False)
+class PreparedLines:
+    """Lines already checked and prepared for a clock and a time zone.
+
+    Every public engine function accepts this in place of a ``lines`` frame;
+    a caller running several analyses of one customer prepares once
+    (:func:`omnix.engine.population.analyse_customer` does).
+    """
+
+    frame: pl.DataFrame
+    as_of: datetime
+    tz: str
+
+
+def prepare_lines(
+    lines: pl.DataFrame | PreparedLines, as_of: datetime, tz: str
+) -> pl.DataFrame:
     """Validate ``lines`` and keep what an analysis at ``as_of`` may read.
 
     Returns the lines strictly before ``as_of`` with a positive quantity, with
@@ -89,13 +108,24 @@ def prepare_lines(lines: pl.DataFrame, as_of: datetime, tz: str) -> pl.DataFrame
     filled where absent (one order per customer and minute, DESIGN.md,
     "Compatibility"), ``category`` filled with :data:`UNCATEGORISED`, and two
     derived columns: ``day`` (store-local purchase date) and ``value``
-    (quantity x price).
+    (quantity x price). :class:`PreparedLines` for the same time zone and a
+    clock no earlier than ``as_of`` are only cut at ``as_of``.
 
     Raises
     ------
     ValueError
-        If a required column is missing, ``tz`` is unknown or ``as_of`` naive.
+        If a required column is missing, ``tz`` is unknown, ``as_of`` naive,
+        or prepared lines do not match the time zone or end before ``as_of``.
     """
+    if isinstance(lines, PreparedLines):
+        as_of_utc = check_as_of(as_of)
+        if lines.tz != tz:
+            raise ValueError(f"lines: prepared for time zone {lines.tz!r}, not {tz!r}")
+        if lines.as_of < as_of_utc:
+            raise ValueError("lines: prepared for an earlier clock than as_of")
+        if lines.as_of == as_of_utc:
+            return lines.frame
+        return lines.frame.filter(pl.col("purchased_at") < as_of_utc)
     missing = [name for name in REQUIRED_LINE_COLUMNS if name not in lines.columns]
     if missing:
         raise ValueError(f"lines: missing column(s) {', '.join(missing)}")
@@ -251,3 +281,16 @@ def household_table(prepared: pl.DataFrame, as_of_day: date) -> pl.DataFrame:
         .alias("span_days"),
         (pl.lit(as_of_day) - pl.col("last_day")).dt.total_days().alias("elapsed_days"),
     ).with_columns((pl.col("shopping_days") / pl.col("span_days")).alias("visit_rate"))
+
+
+def lookup(table: pl.DataFrame, reference: pl.DataFrame, on: str) -> pl.DataFrame:
+    """Left-join ``reference`` columns onto ``table`` by ``on``.
+
+    A population table (catalogue, product statistics) is first cut to the
+    keys present: joining one customer's few hundred rows against a hundred
+    thousand costs far more than the filter.
+    """
+    if reference.height > 4 * max(table.height, 1):
+        keys = table.get_column(on).unique().implode()
+        reference = reference.filter(pl.col(on).is_in(keys))
+    return table.join(reference, on=on, how="left")

@@ -44,7 +44,13 @@ from omnix.engine.basket_features import (
     repurchase_table,
 )
 from omnix.engine.cooccurrence import product_neighbours
-from omnix.engine.features import check_as_of, check_tz, prepare_lines
+from omnix.engine.features import (
+    PreparedLines,
+    check_as_of,
+    check_tz,
+    lookup,
+    prepare_lines,
+)
 from omnix.engine.logistic import LogisticFit, fit_logistic
 from omnix.engine.recommend_cohorts import cohort_popularity, cold_start
 
@@ -157,7 +163,7 @@ def _fit_or_none(
 
 
 def fit_recommender(
-    lines: pl.DataFrame,
+    lines: pl.DataFrame | PreparedLines,
     catalogue: pl.DataFrame,
     customers: pl.DataFrame | None,
     as_of: datetime,
@@ -238,7 +244,7 @@ def fit_recommender(
 
 def recommend(
     recommender: Recommender,
-    lines: pl.DataFrame,
+    lines: pl.DataFrame | PreparedLines,
     as_of: datetime,
     tz: str = "UTC",
     *,
@@ -308,7 +314,7 @@ def recommend(
     )
     discovery = (
         table.with_columns(pl.Series("score", score, dtype=pl.Float64))
-        .join(anchor_names, on="anchor_id", how="left")
+        .pipe(lookup, anchor_names, "anchor_id")
         .select(
             "customer_id",
             "product_id",
@@ -327,7 +333,8 @@ def recommend(
     )
     ranked = (
         pl.concat([repurchase, discovery])
-        .join(active, on="product_id")
+        .pipe(lookup, active, "product_id")
+        .filter(pl.col("product_name").is_not_null())
         .sort(["customer_id", "score", "product_id"], descending=[False, True, False])
         .group_by("customer_id", maintain_order=True)
         .head(k)

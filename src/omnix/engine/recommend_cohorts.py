@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from omnix.engine.features import lookup
+
 if TYPE_CHECKING:
     from omnix.engine.recommend import Recommender
 
@@ -148,7 +150,8 @@ def cold_start(
         )
     )
     return (
-        chosen.join(recommender.products, on="product_id")
+        lookup(chosen, recommender.products, "product_id")
+        .filter(pl.col("product_name").is_not_null())
         .sort(["customer_id", "share", "product_id"], descending=[False, True, False])
         .group_by("customer_id", maintain_order=True)
         .head(k)

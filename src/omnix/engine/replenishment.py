@@ -15,8 +15,9 @@ clock: features are computed at earlier cut-off days ``as_of - 14 k``
 (k = 1, 2 by default) from the purchase days before each cut-off, and labelled
 by whether the pair was bought in the ``h`` days from it (h = 7 and 14; the
 horizon is a feature). On Complete Journey, two windows score as well held
-out as four (AUC 0.746 either way) at half the fitting time. The alert threshold for each training horizon maximises F1 on the
-training rows; other horizons interpolate in log-horizon.
+out as four (AUC 0.746 either way) at half the fitting time. The alert
+threshold for each training horizon maximises F1 on the training rows; other
+horizons interpolate in log-horizon.
 
 Urgency of an alert compares the expected run-out date (last purchase plus the
 pair's typical interval, the log-normal median) with the clock: ``overdue``
@@ -35,7 +36,14 @@ import numpy.typing as npt
 import polars as pl
 
 from omnix.engine.consumption import lognormal_outlook
-from omnix.engine.features import check_as_of, day_table, local_day, prepare_lines
+from omnix.engine.features import (
+    PreparedLines,
+    check_as_of,
+    day_table,
+    local_day,
+    lookup,
+    prepare_lines,
+)
 from omnix.engine.logistic import LogisticFit, fit_logistic
 from omnix.engine.replenishment_features import (
     FEATURE_NAMES,
@@ -117,7 +125,7 @@ def _best_f1_threshold(probability: FloatArray, label: npt.NDArray[np.bool_]) ->
 
 
 def fit_replenishment_scorer(
-    lines: pl.DataFrame,
+    lines: pl.DataFrame | PreparedLines,
     as_of: datetime,
     tz: str = "UTC",
     *,
@@ -216,7 +224,7 @@ def fit_replenishment_scorer(
 
 
 def replenishment_outlook(
-    lines: pl.DataFrame,
+    lines: pl.DataFrame | PreparedLines,
     scorer: ReplenishmentScorer,
     as_of: datetime,
     tz: str = "UTC",
@@ -293,7 +301,7 @@ def replenishment_outlook(
 
 
 def replenishment_alerts(
-    lines: pl.DataFrame,
+    lines: pl.DataFrame | PreparedLines,
     scorer: ReplenishmentScorer,
     as_of: datetime,
     tz: str = "UTC",
@@ -313,7 +321,7 @@ def replenishment_alerts(
         names = catalogue.select(
             pl.col("product_id").cast(pl.Utf8), pl.col("name").alias("product_name")
         )
-        outlook = outlook.join(names, on="product_id", how="left")
+        outlook = lookup(outlook, names, "product_id")
     else:
         outlook = outlook.with_columns(pl.lit(None, pl.Utf8).alias("product_name"))
     elapsed = (

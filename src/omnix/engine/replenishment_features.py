@@ -20,7 +20,7 @@ import numpy.typing as npt
 import polars as pl
 
 from omnix.engine.consumption import interval_parameters, lognormal_outlook
-from omnix.engine.features import interval_table
+from omnix.engine.features import interval_table, lookup
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -136,7 +136,7 @@ def design_matrix(
     overall: float,
 ) -> tuple[pl.DataFrame, FloatArray]:
     """The feature matrix (columns as :data:`FEATURE_NAMES`) for one horizon."""
-    table = table.join(rates, on="product_id", how="left").with_columns(
+    table = lookup(table, rates, "product_id").with_columns(
         pl.col("product_repeat_share").fill_null(overall),
         pl.col("product_buyers").fill_null(0),
     )
