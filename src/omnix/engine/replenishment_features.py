@@ -148,7 +148,7 @@ def design_matrix(
         col("n_days"),
         col("elapsed_days"),
         col("mu"),
-        col("sigma"),
+        col("sigma_predictive"),
     )
     _, lognormal_p, _ = lognormal_outlook(mu, sigma, elapsed, float(horizon))
     longer = col("longer_intervals")
