@@ -151,3 +151,22 @@ def expected_features(households: Households, as_of: datetime) -> Expected:
             for c, created in households.created.items()
         },
     )
+
+
+def champion_and_regulars() -> Households:
+    """A top customer who stops shopping at the end of September, and 29
+    regulars who keep shopping until the end of the year."""
+    households = Households()
+    households.customer("champ")
+    households.regular(
+        "champ", every_days=3, last=datetime(2017, 9, 28, 18, tzinfo=UTC), basket=120
+    )
+    for i in range(29):
+        customer = households.customer(f"R{i:02d}")
+        households.regular(
+            customer,
+            every_days=5 + i,
+            last=datetime(2017, 12, 31, 10, tzinfo=UTC) - timedelta(days=i % 7),
+            basket=20 + i,
+        )
+    return households

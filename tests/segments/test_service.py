@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -12,6 +12,7 @@ from tests.segments.support import (
     AS_OF,
     YEAR_START,
     Households,
+    champion_and_regulars,
     random_households,
     store,
 )
@@ -29,25 +30,6 @@ from omnix.segments.service import migrate_manually, place_customers, recompute_
 from omnix.segments.tasks import compute_demo_snapshots, run_segment_schedule
 
 OCTOBER = datetime(2017, 10, 1, tzinfo=UTC)
-
-
-def champion_and_regulars() -> Households:
-    """A top customer who stops shopping at the end of September, and 29
-    regulars who keep shopping until the end of the year."""
-    households = Households()
-    households.customer("champ")
-    households.regular(
-        "champ", every_days=3, last=datetime(2017, 9, 28, 18, tzinfo=UTC), basket=120
-    )
-    for i in range(29):
-        customer = households.customer(f"R{i:02d}")
-        households.regular(
-            customer,
-            every_days=5 + i,
-            last=datetime(2017, 12, 31, 10, tzinfo=UTC) - timedelta(days=i % 7),
-            basket=20 + i,
-        )
-    return households
 
 
 async def recompute(context, as_of, **options):

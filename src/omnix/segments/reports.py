@@ -411,10 +411,14 @@ async def popular_products(
 async def bought_before(
     session: AsyncSession, customer_id: str, product_ids: Sequence[str], now: datetime
 ) -> set[str]:
-    query = select(distinct(PurchaseLine.product_id)).where(
-        PurchaseLine.customer_id == customer_id,
-        PurchaseLine.product_id.in_(list(product_ids)),
-        PurchaseLine.purchased_at <= now,
+    query = (
+        select(PurchaseLine.product_id)
+        .distinct()
+        .where(
+            PurchaseLine.customer_id == customer_id,
+            PurchaseLine.product_id.in_(list(product_ids)),
+            PurchaseLine.purchased_at <= now,
+        )
     )
     return set((await session.scalars(query)).all())
 
