@@ -11,6 +11,11 @@ import typer
 app = typer.Typer(help="Customer segments.", no_args_is_help=True)
 
 
+@app.callback()
+def segments() -> None:
+    """Customer segments: recompute everyone's segment."""
+
+
 def _instant(text: str) -> datetime:
     try:
         instant = datetime.fromisoformat(text)
