@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 from omnix import __version__
+from omnix.analytics.endpoints import router as analytics_router
 from omnix.auth.endpoints import router as auth_router
 from omnix.context import AppContext
 from omnix.customers.endpoints import router as customers_router
@@ -127,6 +128,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(auth_router, prefix="/v1", include_in_schema=False)
     app.include_router(segments_router, prefix="/v1")
     app.include_router(customers_router, prefix="/v1")
+    app.include_router(analytics_router, prefix="/v1")
     _mount_docs(app)
     mount_dashboards(app)
     return app

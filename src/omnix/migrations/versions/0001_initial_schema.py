@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 15:54:28.717457
+Create Date: 2026-12-03 16:24:16.443405
 """
 
 from collections.abc import Sequence
@@ -93,6 +93,99 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "segment_runs",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("as_of", omnix.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "computed_at", omnix.db.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("triggered_by", sa.String(length=64), nullable=False),
+        sa.Column("new_customer_days", sa.Integer(), nullable=False),
+        sa.Column("customer_count", sa.Integer(), nullable=False),
+        sa.Column("migration_count", sa.Integer(), nullable=False),
+        sa.Column("seconds", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_runs")),
+    )
+    with op.batch_alter_table("segment_runs", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_segment_runs_as_of"), ["as_of"], unique=False
+        )
+
+    op.create_table(
+        "analyses",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("analyser_id", sa.String(length=120), nullable=False),
+        sa.Column(
+            "data_cutoff", omnix.db.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "computed_at", omnix.db.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("confidence", sa.Double(), nullable=False),
+        sa.Column("processing_ms", sa.Double(), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
+        sa.Column("batch_id", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_analyses_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_analyses")),
+    )
+    with op.batch_alter_table("analyses", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_analyses_customer_time", ["customer_id", "computed_at"], unique=False
+        )
+
+    op.create_table(
+        "analysis_usage",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("analyser_id", sa.String(length=120), nullable=False),
+        sa.Column("analysis_type", sa.String(length=40), nullable=False),
+        sa.Column("input_tokens", sa.Integer(), nullable=False),
+        sa.Column("output_tokens", sa.Integer(), nullable=False),
+        sa.Column("cached_tokens", sa.Integer(), nullable=False),
+        sa.Column("cost_usd", sa.Double(), nullable=True),
+        sa.Column("price_version", sa.String(length=40), nullable=True),
+        sa.Column("latency_ms", sa.Double(), nullable=False),
+        sa.Column("success", sa.Boolean(), nullable=False),
+        sa.Column("error_kind", sa.String(length=40), nullable=True),
+        sa.Column("fallback_for", sa.String(length=120), nullable=True),
+        sa.Column("confidence", sa.Double(), nullable=True),
+        sa.Column("experiment_id", sa.String(length=64), nullable=True),
+        sa.Column("batch_id", sa.String(length=64), nullable=True),
+        sa.Column(
+            "created_at", omnix.db.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_analysis_usage_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_analysis_usage")),
+    )
+    with op.batch_alter_table("analysis_usage", schema=None) as batch_op:
+        batch_op.create_index("ix_analysis_usage_created", ["created_at"], unique=False)
+        batch_op.create_index(
+            "ix_analysis_usage_customer", ["customer_id", "created_at"], unique=False
+        )
+
+    op.create_table(
         "product_interactions",
         sa.Column(
             "id",
@@ -173,6 +266,136 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "segment_assignments",
+        sa.Column(
+            "run_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("segment_id", sa.String(length=32), nullable=False),
+        sa.Column("confidence", sa.Double(), nullable=False),
+        sa.Column("as_of", omnix.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "computed_at", omnix.db.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("has_purchases", sa.Boolean(), nullable=False),
+        sa.Column("recency_days", sa.Integer(), nullable=True),
+        sa.Column("order_count", sa.Integer(), nullable=False),
+        sa.Column("total_spend", sa.Double(), nullable=False),
+        sa.Column("tenure_days", sa.Integer(), nullable=False),
+        sa.Column(
+            "first_purchase_at", omnix.db.base.UtcDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "last_purchase_at", omnix.db.base.UtcDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("r", sa.Integer(), nullable=True),
+        sa.Column("f", sa.Integer(), nullable=True),
+        sa.Column("m", sa.Integer(), nullable=True),
+        sa.Column("r_pct", sa.Double(), nullable=True),
+        sa.Column("f_pct", sa.Double(), nullable=True),
+        sa.Column("m_pct", sa.Double(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_segment_assignments_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["segment_runs.id"],
+            name=op.f("fk_segment_assignments_run_id_segment_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "run_id", "customer_id", name=op.f("pk_segment_assignments")
+        ),
+    )
+    with op.batch_alter_table("segment_assignments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_segment_assignments_customer_as_of",
+            ["customer_id", "as_of"],
+            unique=False,
+        )
+
+    op.create_table(
+        "segment_migrations",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "run_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("from_segment_id", sa.String(length=32), nullable=False),
+        sa.Column("to_segment_id", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("impact_score", sa.Double(), nullable=False),
+        sa.Column("as_of", omnix.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "recorded_at", omnix.db.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("manual", sa.Boolean(), nullable=False),
+        sa.Column("recorded_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_segment_migrations_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["segment_runs.id"],
+            name=op.f("fk_segment_migrations_run_id_segment_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_migrations")),
+    )
+    with op.batch_alter_table("segment_migrations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_segment_migrations_as_of"), ["as_of"], unique=False
+        )
+        batch_op.create_index(
+            "ix_segment_migrations_customer_as_of",
+            ["customer_id", "as_of"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_segment_migrations_run_customer",
+            ["run_id", "customer_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "segment_run_totals",
+        sa.Column(
+            "run_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("segment_id", sa.String(length=32), nullable=False),
+        sa.Column("customer_count", sa.Integer(), nullable=False),
+        sa.Column("order_count", sa.Integer(), nullable=False),
+        sa.Column("total_spend", sa.Double(), nullable=False),
+        sa.Column("tenure_days", sa.Integer(), nullable=False),
+        sa.Column("confidence_sum", sa.Double(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["segment_runs.id"],
+            name=op.f("fk_segment_run_totals_run_id_segment_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "run_id", "segment_id", name=op.f("pk_segment_run_totals")
+        ),
+    )
+    op.create_table(
         "user_accounts",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
@@ -195,6 +418,42 @@ def upgrade() -> None:
     with op.batch_alter_table("user_accounts", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_user_accounts_customer_id"), ["customer_id"], unique=False
+        )
+
+    op.create_table(
+        "customer_segments",
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "run_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("segment_id", sa.String(length=32), nullable=False),
+        sa.Column("confidence", sa.Double(), nullable=False),
+        sa.Column("as_of", omnix.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "assigned_at", omnix.db.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "segment_since", omnix.db.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_segments_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id", "customer_id"],
+            ["segment_assignments.run_id", "segment_assignments.customer_id"],
+            name=op.f("fk_customer_segments_run_id_segment_assignments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_segments")),
+    )
+    with op.batch_alter_table("customer_segments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customer_segments_segment_id"), ["segment_id"], unique=False
         )
 
     op.create_table(
@@ -260,10 +519,25 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_login_sessions_user_id"))
 
     op.drop_table("login_sessions")
+    with op.batch_alter_table("customer_segments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_segments_segment_id"))
+
+    op.drop_table("customer_segments")
     with op.batch_alter_table("user_accounts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_accounts_customer_id"))
 
     op.drop_table("user_accounts")
+    op.drop_table("segment_run_totals")
+    with op.batch_alter_table("segment_migrations", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_migrations_run_customer")
+        batch_op.drop_index("ix_segment_migrations_customer_as_of")
+        batch_op.drop_index(batch_op.f("ix_segment_migrations_as_of"))
+
+    op.drop_table("segment_migrations")
+    with op.batch_alter_table("segment_assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_assignments_customer_as_of")
+
+    op.drop_table("segment_assignments")
     with op.batch_alter_table("purchases", schema=None) as batch_op:
         batch_op.drop_index("uq_purchases_line")
         batch_op.drop_index("ix_purchases_product")
@@ -275,6 +549,19 @@ def downgrade() -> None:
         batch_op.drop_index("ix_interactions_customer_time")
 
     op.drop_table("product_interactions")
+    with op.batch_alter_table("analysis_usage", schema=None) as batch_op:
+        batch_op.drop_index("ix_analysis_usage_customer")
+        batch_op.drop_index("ix_analysis_usage_created")
+
+    op.drop_table("analysis_usage")
+    with op.batch_alter_table("analyses", schema=None) as batch_op:
+        batch_op.drop_index("ix_analyses_customer_time")
+
+    op.drop_table("analyses")
+    with op.batch_alter_table("segment_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_segment_runs_as_of"))
+
+    op.drop_table("segment_runs")
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_products_category"))
 

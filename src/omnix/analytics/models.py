@@ -1,0 +1,33 @@
+"""Table: stored analyses (``POST analyze``), read back by analysis history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from omnix.db.base import Base
+
+
+class StoredAnalysis(Base):
+    __tablename__ = "analyses"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE")
+    )
+    analyser_id: Mapped[str] = mapped_column(String(120))
+    # Only purchases before this instant were read: histories stay comparable.
+    data_cutoff: Mapped[datetime]
+    computed_at: Mapped[datetime]
+    confidence: Mapped[float]
+    processing_ms: Mapped[float]
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    batch_id: Mapped[str | None] = mapped_column(String(64))
+
+
+Index(
+    "ix_analyses_customer_time", StoredAnalysis.customer_id, StoredAnalysis.computed_at
+)

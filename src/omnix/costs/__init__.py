@@ -1,0 +1,1 @@
+"""What every analysis costs: the usage ledger and cost analytics."""
