@@ -22,6 +22,14 @@ describe("formatter", () => {
     expect(store("Asia/Tokyo").date(lateEvening)).toBe("Jan 1, 2018");
   });
 
+  it("shows a bare calendar date as that day in every time zone", () => {
+    expect(store("America/Chicago").date("2018-01-05")).toBe("Jan 5, 2018");
+    expect(store("Asia/Tokyo").date("2018-01-05")).toBe("Jan 5, 2018");
+    expect(store("America/Chicago").day("2018-01-05")).toBe("2018-01-05");
+    // Chicago's "now" is Dec 31, 18:00: Jan 5 is five days away there.
+    expect(store("America/Chicago").daysFromNow("2018-01-05")).toBe(5);
+  });
+
   it("counts whole store days from business now", () => {
     const format = store("UTC");
     expect(format.daysFromNow("2018-01-04T10:00:00Z")).toBe(3);

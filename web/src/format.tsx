@@ -57,12 +57,22 @@ export function makeFormatter(store: StoreSettings): Formatter {
     month: "2-digit",
     day: "2-digit",
   });
+  // A bare date (YYYY-MM-DD) already is a store calendar day: it is shown as
+  // is, never shifted by a time zone.
+  const calendarDayFormat = new Intl.DateTimeFormat(store.locale, {
+    timeZone: "UTC",
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+  });
+  const isCalendarDay = (text: string) => /^\d{4}-\d{2}-\d{2}$/.test(text);
   const valid = (iso: string | null | undefined): Date | null => {
     if (!iso) return null;
-    const instant = new Date(iso);
+    const instant = new Date(isCalendarDay(iso) ? `${iso}T00:00:00Z` : iso);
     return Number.isNaN(instant.getTime()) ? null : instant;
   };
   const day = (iso: string) => {
+    if (isCalendarDay(iso)) return iso;
     const instant = valid(iso);
     return instant ? dayFormat.format(instant) : "";
   };
@@ -86,7 +96,8 @@ export function makeFormatter(store: StoreSettings): Formatter {
           }) + "%",
     date: (iso) => {
       const instant = valid(iso);
-      return instant ? dateFormat.format(instant) : DASH;
+      if (!instant || !iso) return DASH;
+      return isCalendarDay(iso) ? calendarDayFormat.format(instant) : dateFormat.format(instant);
     },
     dateTime: (iso) => {
       const instant = valid(iso);

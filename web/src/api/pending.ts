@@ -36,58 +36,6 @@ type GetOnly<PathParams, Query, Result> = {
 type CustomerPath = { id: string };
 type NoPath = never;
 
-/** Guide, "Customer Segmentation Models". */
-export interface CustomerSegment {
-  segmentId: string;
-  segmentName: string;
-  description: string;
-  criteria: Record<string, unknown>;
-  customerCount: number;
-  averageOrderValue: number;
-  averagePurchaseFrequency: number;
-  characteristics: Record<string, unknown>;
-  recommendations: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-  /** Ours, not the guide's: the segment's revenue over the scoring window. */
-  totalRevenue?: number | null;
-}
-
-export interface SegmentationStatistics {
-  totalCustomers?: number;
-  computedAt?: string | null;
-  [key: string]: unknown;
-}
-
-/** Guide: GET /v1/customers/{id}/segment, read by its client as `assignments[0]`. */
-export interface CustomerSegmentAssignment {
-  customerId: string;
-  segmentId: string;
-  segmentName: string;
-  assignedAt: string;
-  confidence: number;
-  previousSegmentId?: string;
-  migrationReason?: string;
-  features: Record<string, unknown>;
-}
-
-export interface CustomerSegmentAnswer {
-  segmentId: string;
-  segmentName: string;
-  assignedAt: string;
-  confidence: number;
-  assignments?: CustomerSegmentAssignment[];
-}
-
-/** A change of segment (the guide's POST body of segments/migrate). */
-export interface SegmentMigration {
-  customerId: string;
-  fromSegment: string | null;
-  toSegment: string;
-  reason: string;
-  migratedAt: string;
-}
-
 /** Guide, "A/B Testing Models". */
 export interface ModelPerformanceMetrics {
   totalRequests: number;
@@ -163,21 +111,24 @@ export interface ConsumptionPattern {
 export interface Recommendation {
   productId: string;
   productName: string;
-  category?: string | null;
-  type: "repurchase" | "discovery";
+  category: string | null;
+  brand?: string | null;
+  kind: "repurchase" | "discovery";
+  score: number;
   reason: string;
-  score?: number;
-  confidence?: number;
 }
 
+/** Dates without a time are the store's calendar days (YYYY-MM-DD). */
 export interface ReplenishmentAlert {
   productId: string;
   productName: string;
-  category?: string | null;
-  predictedRunOutDate: string;
-  urgency: "low" | "medium" | "high";
+  category: string;
+  urgency: "overdue" | "due" | "soon";
+  probability: number;
+  suggestedQuantity: number;
+  expectedRunOutDate: string;
   confidence: number;
-  message?: string;
+  reason: string;
 }
 
 /** Proposed: weekly revenue of all households against the target. */
@@ -209,17 +160,6 @@ export interface InventoryForecast {
 }
 
 export interface PendingPaths {
-  "/v1/customers/segments/overview": GetOnly<
-    NoPath,
-    never,
-    { segments: CustomerSegment[]; statistics: SegmentationStatistics }
-  >;
-  "/v1/customers/segments/migrations": GetOnly<
-    NoPath,
-    { limit?: number },
-    SegmentMigration[]
-  >;
-  "/v1/customers/{id}/segment": GetOnly<CustomerPath, never, CustomerSegmentAnswer>;
   "/v1/ab-tests": GetOnly<
     NoPath,
     never,

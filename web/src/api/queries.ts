@@ -1,7 +1,7 @@
 // One TanStack Query hook per endpoint the dashboards read. Cache times follow
 // the guide's caching advice: analyses for 5 minutes, recommendations for 10.
 
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQueries, useQuery } from "@tanstack/react-query";
 
 import { api, unwrap } from "./client";
 
@@ -16,12 +16,19 @@ export function useSegmentsOverview() {
   });
 }
 
-export function useSegmentMigrations() {
-  const path = "/v1/customers/segments/migrations";
-  return useQuery({
-    queryKey: ["segments", "migrations"],
-    queryFn: () => unwrap(api.GET(path, { params: { query: { limit: 500 } } }), path),
-    staleTime: 5 * MINUTE,
+/** Each segment's revenue, migrations and size over time, for one period. */
+export function useSegmentPerformance(segmentIds: string[], periodDays = 90) {
+  const path = "/v1/customers/segments/{segmentId}/performance";
+  return useQueries({
+    queries: segmentIds.map((segmentId) => ({
+      queryKey: ["segments", segmentId, "performance", periodDays],
+      queryFn: () =>
+        unwrap(
+          api.GET(path, { params: { path: { segmentId }, query: { periodDays } } }),
+          path,
+        ),
+      staleTime: 5 * MINUTE,
+    })),
   });
 }
 

@@ -22,11 +22,26 @@ const purchase = (id: string, day: string) => ({
 const recommendations = {
   confidence: 0.7,
   recommendations: [
-    { productId: "milk", productName: "Whole milk", category: "DAIRY", type: "repurchase", reason: "You buy it every week", confidence: 0.9 },
-    { productId: "eggs", productName: "Free-range eggs", category: "EGGS", type: "repurchase", reason: "Due in 2 days", confidence: 0.8 },
-    { productId: "kale", productName: "Kale", category: "PRODUCE", type: "discovery", reason: "Popular with Champions", confidence: 0.4 },
+    { productId: "milk", productName: "Whole milk", category: "DAIRY", kind: "repurchase", reason: "You buy it every week", score: 0.9 },
+    { productId: "eggs", productName: "Free-range eggs", category: "EGGS", kind: "repurchase", reason: "Due in 2 days", score: 0.8 },
+    { productId: "kale", productName: "Kale", category: "PRODUCE", kind: "discovery", reason: "Popular with Champions", score: 0.4 },
   ],
 };
+
+const alert = (productId: string, productName: string, urgency: string, runOut: string) => ({
+  productId,
+  productName,
+  category: "GROCERY",
+  urgency,
+  probability: 0.7,
+  suggestedQuantity: 2,
+  lastPurchaseDate: "2017-12-01",
+  expectedRunOutDate: runOut,
+  predictedNextPurchaseDate: runOut,
+  typicalIntervalDays: 7,
+  confidence: 0.6,
+  reason: `Usually bought every 7 days`,
+});
 
 describe("customer dashboard", () => {
   it("refuses another household's page", async () => {
@@ -75,15 +90,22 @@ describe("customer dashboard", () => {
       "GET /v1/customers/1364/purchases": () => json([]),
       "GET /v1/customers/1364/replenishment-alerts": () =>
         json([
-          { productId: "tea", productName: "Tea", predictedRunOutDate: "2018-01-10T00:00:00Z", urgency: "low", confidence: 0.5 },
-          { productId: "milk", productName: "Milk", predictedRunOutDate: "2018-01-02T00:00:00Z", urgency: "high", confidence: 0.8 },
+          alert("tea", "Tea", "soon", "2018-01-10"),
+          alert("milk", "Milk", "due", "2018-01-02"),
+          alert("rice", "Rice", "overdue", "2017-12-29"),
         ]),
     });
     renderApp("/customers/1364");
     const alerts = await screen.findAllByTestId("alert");
-    expect(alerts[0]).toHaveTextContent("Milk");
-    expect(alerts[0]).toHaveTextContent("in 1 day");
-    expect(alerts[1]).toHaveTextContent("in 9 days");
+    expect(alerts.map((item) => item.querySelector("strong")?.textContent)).toEqual([
+      "Rice",
+      "Milk",
+      "Tea",
+    ]);
+    expect(alerts[0]).toHaveTextContent("3 days ago");
+    expect(alerts[1]).toHaveTextContent("Jan 2, 2018 (in 1 day)");
+    expect(alerts[1]).toHaveTextContent("buy 2");
+    expect(alerts[2]).toHaveTextContent("in 9 days");
   });
 
   it("pages through the shopping history with the server's cursor", async () => {

@@ -2,7 +2,6 @@ import { useRef, useState, type KeyboardEvent } from "react";
 
 import { useRecommendations } from "../api/queries";
 import { Empty, Panel, QueryView } from "../components/Panel";
-import { useFormat } from "../format";
 
 const TABS = [
   { kind: "repurchase", label: "Buy again" },
@@ -15,7 +14,6 @@ export function RecommendationsPanel({ customerId }: { customerId: string }) {
   const recommendations = useRecommendations(customerId);
   const [active, setActive] = useState<Kind>("repurchase");
   const tabs = useRef<(HTMLButtonElement | null)[]>([]);
-  const format = useFormat();
 
   // Arrow keys move between tabs, as the WAI-ARIA tabs pattern expects.
   function onKeyDown(event: KeyboardEvent, index: number) {
@@ -52,7 +50,7 @@ export function RecommendationsPanel({ customerId }: { customerId: string }) {
       <div role="tabpanel" id={`tabpanel-${active}`} aria-labelledby={`tab-${active}`}>
         <QueryView query={recommendations} loadingLabel="Loading recommendations">
           {(data) => {
-            const items = data.recommendations.filter((item) => item.type === active);
+            const items = data.recommendations.filter((item) => item.kind === active);
             if (!items.length) {
               return (
                 <Empty>
@@ -67,11 +65,10 @@ export function RecommendationsPanel({ customerId }: { customerId: string }) {
                 {items.map((item) => (
                   <li key={item.productId} className="card" data-testid="recommendation">
                     <strong>{item.productName}</strong>
-                    {item.category ? <span className="muted">{item.category}</span> : null}
+                    <span className="muted">
+                      {[item.brand, item.category].filter(Boolean).join(" · ") || "\u00a0"}
+                    </span>
                     <span>{item.reason}</span>
-                    {item.confidence != null ? (
-                      <span className="muted">confidence {format.percent(item.confidence)}</span>
-                    ) : null}
                   </li>
                 ))}
               </ul>

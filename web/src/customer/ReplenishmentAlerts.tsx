@@ -2,7 +2,14 @@ import { useReplenishmentAlerts } from "../api/queries";
 import { Panel, QueryView } from "../components/Panel";
 import { useFormat } from "../format";
 
-const URGENCY_ORDER: Record<string, number> = { high: 0, medium: 1, low: 2 };
+const URGENCY_ORDER: Record<string, number> = { overdue: 0, due: 1, soon: 2 };
+const URGENCY_TEXT: Record<string, string> = { overdue: "overdue", due: "due now", soon: "soon" };
+
+function runOutText(days: number): string {
+  if (days < 0) return `${-days} day${days === -1 ? "" : "s"} ago`;
+  if (days === 0) return "today";
+  return `in ${days} day${days === 1 ? "" : "s"}`;
+}
 
 export function ReplenishmentAlerts({ customerId }: { customerId: string }) {
   const alerts = useReplenishmentAlerts(customerId);
@@ -21,20 +28,23 @@ export function ReplenishmentAlerts({ customerId }: { customerId: string }) {
               .sort(
                 (a, b) =>
                   (URGENCY_ORDER[a.urgency] ?? 3) - (URGENCY_ORDER[b.urgency] ?? 3) ||
-                  a.predictedRunOutDate.localeCompare(b.predictedRunOutDate),
+                  a.expectedRunOutDate.localeCompare(b.expectedRunOutDate),
               )
               .map((alert) => {
-                const days = format.daysFromNow(alert.predictedRunOutDate);
+                const days = format.daysFromNow(alert.expectedRunOutDate);
                 return (
                   <li key={alert.productId} className={`alert urgency-${alert.urgency}`} data-testid="alert">
-                    <span className={`badge badge-${alert.urgency}`}>{alert.urgency}</span>{" "}
+                    <span className={`badge badge-${alert.urgency}`}>
+                      {URGENCY_TEXT[alert.urgency] ?? alert.urgency}
+                    </span>{" "}
                     <strong>{alert.productName}</strong>
                     <span className="muted">
                       {" "}
-                      · runs out {format.date(alert.predictedRunOutDate)}
-                      {days != null ? ` (${days <= 0 ? "now" : `in ${days} day${days === 1 ? "" : "s"}`})` : ""}
+                      · runs out {format.date(alert.expectedRunOutDate)}
+                      {days != null ? ` (${runOutText(days)})` : ""}
+                      {alert.suggestedQuantity > 0 ? ` · buy ${alert.suggestedQuantity}` : ""}
                     </span>
-                    {alert.message ? <p>{alert.message}</p> : null}
+                    <p>{alert.reason}</p>
                   </li>
                 );
               })}

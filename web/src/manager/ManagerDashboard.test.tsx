@@ -2,10 +2,11 @@ import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 
-import { json, MANAGER, scriptApi, signInAs, STORE_CONFIG } from "../test/api";
-import { insight, segmentsOverview } from "../test/fixtures";
+import { failure, json, MANAGER, scriptApi, signInAs, STORE_CONFIG } from "../test/api";
+import { insight, segmentPerformance, segmentsOverview } from "../test/fixtures";
 import { renderApp, renderWithProviders } from "../test/render";
 import { InsightsPanel } from "./InsightsPanel";
+import { RevenuePanel } from "./RevenueInventory";
 import { SegmentsPanel } from "./SegmentsPanel";
 
 describe("segments overview", () => {
@@ -14,6 +15,12 @@ describe("segments overview", () => {
     scriptApi({
       "GET /v1/config": () => json(STORE_CONFIG),
       "GET /v1/customers/segments/overview": () => json(segmentsOverview),
+      ...Object.fromEntries(
+        segmentsOverview.segments.map((segment, index) => [
+          `GET /v1/customers/segments/${segment.segmentId}/performance`,
+          () => json(segmentPerformance(segment.segmentId, index)),
+        ]),
+      ),
     });
     renderWithProviders(<SegmentsPanel />);
     const rows = await screen.findAllByTestId("segment-row");
@@ -22,19 +29,34 @@ describe("segments overview", () => {
     expect(within(champions).getByRole("rowheader")).toHaveTextContent("Champions");
     expect(within(champions).getByTestId("segment-count")).toHaveTextContent("100");
     expect(champions).toHaveTextContent("$40.00");
-    expect(champions).toHaveTextContent("$10,000.00");
     // 100 of 1,080 households.
     expect(champions).toHaveTextContent("9.3%");
-    expect(screen.getByRole("img", { name: /Customers per segment/ })).toBeInTheDocument();
+    // Revenue and moves arrive from each segment's performance.
+    await waitFor(() => expect(champions).toHaveTextContent("$10,000.00"));
+    expect(rows[7]).toHaveTextContent("$6,500.00");
+    expect(screen.getByRole("img", { name: /^Customers per segment\. Champions: 100/ })).toBeInTheDocument();
+    expect(
+      await screen.findByRole("img", { name: /Customers per segment at 2 computations/ }),
+    ).toBeInTheDocument();
   });
 
-  it("says the panel is not available while the API lacks the endpoint", async () => {
+  it("says a panel is not available while the API lacks its endpoint", async () => {
     signInAs(MANAGER);
     scriptApi({ "GET /v1/config": () => json(STORE_CONFIG) });
-    renderWithProviders(<SegmentsPanel />);
-    // The overview and the migrations both wait for the backend.
-    await waitFor(() => expect(screen.getAllByText(/Not available yet/)).toHaveLength(2));
+    renderWithProviders(<RevenuePanel />);
+    expect(await screen.findByText(/Not available yet/)).toBeInTheDocument();
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
+  it("shows a server error as an error, with a retry", async () => {
+    signInAs(MANAGER);
+    scriptApi({
+      "GET /v1/config": () => json(STORE_CONFIG),
+      "GET /v1/customers/segments/overview": () => failure(500, "Internal server error"),
+    });
+    renderWithProviders(<SegmentsPanel />);
+    expect(await screen.findByRole("alert")).toHaveTextContent("Internal server error");
+    expect(screen.getByRole("button", { name: "Try again" })).toBeInTheDocument();
   });
 });
 

@@ -1,20 +1,23 @@
 import { useMemo } from "react";
 
-import { useSegmentMigrations, useSegmentsOverview } from "../api/queries";
+import type { Schemas } from "../api/client";
+import { useSegmentPerformance, useSegmentsOverview } from "../api/queries";
 import { Chart, PALETTE, type ChartOption } from "../components/Chart";
-import { Panel, QueryView } from "../components/Panel";
+import { ErrorState, Loading, Panel, QueryView } from "../components/Panel";
 import { useFormat, type Formatter } from "../format";
 
-type Overview = NonNullable<ReturnType<typeof useSegmentsOverview>["data"]>;
-type Segment = Overview["segments"][number];
+type Segment = Schemas["CustomerSegment"];
+type Performance = Schemas["SegmentPerformanceMetrics"];
 
-function revenueOf(segment: Segment): number | null {
-  const value = (segment as { totalRevenue?: number | null }).totalRevenue;
-  return typeof value === "number" ? value : null;
-}
+/** Revenue, migrations and size trend come from each segment's performance. */
+const PERIOD_DAYS = 90;
 
-function segmentChart(segments: Segment[], format: Formatter): ChartOption {
-  const hasRevenue = segments.some((segment) => revenueOf(segment) !== null);
+function segmentChart(
+  segments: Segment[],
+  revenue: Map<string, number>,
+  format: Formatter,
+): ChartOption {
+  const hasRevenue = revenue.size > 0;
   return {
     color: PALETTE,
     tooltip: { trigger: "axis" },
@@ -28,7 +31,13 @@ function segmentChart(segments: Segment[], format: Formatter): ChartOption {
     yAxis: [
       { type: "value", name: "Customers" },
       ...(hasRevenue
-        ? [{ type: "value", name: "Revenue", axisLabel: { formatter: (v: number) => format.money(v) } }]
+        ? [
+            {
+              type: "value",
+              name: `Revenue, ${PERIOD_DAYS} days`,
+              axisLabel: { formatter: (v: number) => format.money(v) },
+            },
+          ]
         : []),
     ],
     series: [
@@ -39,7 +48,7 @@ function segmentChart(segments: Segment[], format: Formatter): ChartOption {
               name: "Revenue",
               type: "line",
               yAxisIndex: 1,
-              data: segments.map((segment) => revenueOf(segment)),
+              data: segments.map((segment) => revenue.get(segment.segmentId) ?? null),
               tooltip: { valueFormatter: (v: number) => format.money(v) },
             },
           ]
@@ -55,7 +64,7 @@ export function SegmentsPanel() {
     <Panel
       title="Customer segments"
       wide
-      description="Households per RFM segment, with their average basket and revenue."
+      description={`Households per RFM segment; revenue and moves over the last ${PERIOD_DAYS} days.`}
     >
       <QueryView
         query={overview}
@@ -63,22 +72,53 @@ export function SegmentsPanel() {
         isEmpty={(data) => data.segments.length === 0}
         empty="No segments computed yet."
       >
-        {(data) => <SegmentsView segments={data.segments} format={format} />}
+        {(data) => (
+          <SegmentsView segments={data.segments} statistics={data.statistics} format={format} />
+        )}
       </QueryView>
-      <MigrationsView />
     </Panel>
   );
 }
 
-function SegmentsView({ segments, format }: { segments: Segment[]; format: Formatter }) {
-  const total = segments.reduce((sum, segment) => sum + segment.customerCount, 0);
-  const option = useMemo(() => segmentChart(segments, format), [segments, format]);
+interface SegmentsViewProps {
+  segments: Segment[];
+  statistics: Schemas["SegmentationStatistics"];
+  format: Formatter;
+}
+
+function SegmentsView({ segments, statistics, format }: SegmentsViewProps) {
+  const ids = useMemo(() => segments.map((segment) => segment.segmentId), [segments]);
+  const performance = useSegmentPerformance(ids, PERIOD_DAYS);
+  const bySegment = new Map<string, Performance>();
+  performance.forEach((query, index) => {
+    const id = ids[index];
+    if (id && query.data) bySegment.set(id, query.data);
+  });
+  const revenue = new Map([...bySegment].map(([id, metrics]) => [id, metrics.revenue]));
+  // The map is rebuilt on each render; the chart changes only with its content.
+  const revenueKey = JSON.stringify([...revenue]);
+  const option = useMemo(
+    () => segmentChart(segments, new Map<string, number>(JSON.parse(revenueKey)), format),
+    [segments, format, revenueKey],
+  );
   const summary = segments
     .map((segment) => `${segment.segmentName}: ${format.number(segment.customerCount)}`)
     .join(", ");
+  const performanceError = performance.find((query) => query.isError)?.error;
+
   return (
     <>
+      <p className="kpis">
+        <span>
+          <strong>{format.number(statistics.segmentedCustomers)}</strong> households segmented
+        </span>
+        <span>
+          <strong>{format.number(statistics.migrationsLast30Days)}</strong> moves in 30 days
+        </span>
+        <span>computed {format.dateTime(statistics.lastComputedAt)}</span>
+      </p>
       <Chart option={option} summary={`Customers per segment. ${summary}`} />
+      {performanceError ? <ErrorState error={performanceError} /> : null}
       <div className="table-scroll" tabIndex={0} role="region" aria-label="Segments table">
         <table>
           <thead>
@@ -94,93 +134,91 @@ function SegmentsView({ segments, format }: { segments: Segment[]; format: Forma
                 Avg order
               </th>
               <th scope="col" className="num">
-                Orders / month
+                Revenue
               </th>
               <th scope="col" className="num">
-                Revenue
+                Moved in
+              </th>
+              <th scope="col" className="num">
+                Moved out
               </th>
             </tr>
           </thead>
           <tbody>
-            {segments.map((segment) => (
-              <tr key={segment.segmentId} data-testid="segment-row">
-                <th scope="row" title={segment.description}>
-                  {segment.segmentName}
-                </th>
-                <td className="num" data-testid="segment-count">
-                  {format.number(segment.customerCount)}
-                </td>
-                <td className="num">
-                  {format.percent(total ? segment.customerCount / total : null, 1)}
-                </td>
-                <td className="num">{format.money(segment.averageOrderValue)}</td>
-                <td className="num">{format.number(segment.averagePurchaseFrequency, 1)}</td>
-                <td className="num">{format.money(revenueOf(segment))}</td>
-              </tr>
-            ))}
+            {segments.map((segment) => {
+              const metrics = bySegment.get(segment.segmentId);
+              return (
+                <tr key={segment.segmentId} data-testid="segment-row">
+                  <th scope="row" title={segment.description}>
+                    {segment.segmentName}
+                  </th>
+                  <td className="num" data-testid="segment-count">
+                    {format.number(segment.customerCount)}
+                  </td>
+                  <td className="num">{format.percent(segment.shareOfCustomers, 1)}</td>
+                  <td className="num">{format.money(segment.averageOrderValue)}</td>
+                  <td className="num">{metrics ? format.money(metrics.revenue) : "…"}</td>
+                  <td className="num">{metrics ? format.number(metrics.migrationsIn) : "…"}</td>
+                  <td className="num">{metrics ? format.number(metrics.migrationsOut) : "…"}</td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </div>
+      <SizeTrend segments={segments} bySegment={bySegment} loading={performance.some((q) => q.isPending)} />
     </>
   );
 }
 
-type Migrations = NonNullable<ReturnType<typeof useSegmentMigrations>["data"]>;
-
-function migrationsChart(migrations: Migrations, format: Formatter): ChartOption {
-  const days = [...new Set(migrations.map((m) => format.day(m.migratedAt)))].sort();
-  const targets = [...new Set(migrations.map((m) => m.toSegment))].sort();
-  const counts = new Map<string, number>();
-  for (const migration of migrations) {
-    const key = `${format.day(migration.migratedAt)}|${migration.toSegment}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return {
-    color: PALETTE,
-    tooltip: { trigger: "axis" },
-    legend: { top: 0, type: "scroll" },
-    grid: { left: 8, right: 8, bottom: 8, top: 36, containLabel: true },
-    xAxis: { type: "category", data: days },
-    yAxis: { type: "value", name: "Moves" },
-    series: targets.map((target) => ({
-      name: `into ${target}`,
-      type: "bar",
-      stack: "moves",
-      data: days.map((day) => counts.get(`${day}|${target}`) ?? 0),
-    })),
-  };
-}
-
-function MigrationsView() {
-  const migrations = useSegmentMigrations();
+/** Segment sizes at each full recomputation: how customers migrate over time. */
+function SizeTrend({
+  segments,
+  bySegment,
+  loading,
+}: {
+  segments: Segment[];
+  bySegment: Map<string, Performance>;
+  loading: boolean;
+}) {
   const format = useFormat();
+  if (loading) return <Loading label="Loading segment history" />;
+  const instants = [
+    ...new Set([...bySegment.values()].flatMap((metrics) => metrics.trend.map((p) => p.asOf))),
+  ].sort();
   return (
     <div className="sub-section">
-      <h3>Migrations over time</h3>
-      <QueryView
-        query={migrations}
-        loadingLabel="Loading migrations"
-        isEmpty={(data) => data.length === 0}
-        empty="No household has changed segment yet."
-      >
-        {(data) => (
-          <>
-            <Chart
-              option={migrationsChart(data, format)}
-              summary={`${data.length} segment changes by store day and new segment.`}
-              height={220}
-            />
-            <ul className="compact-list">
-              {data.slice(0, 5).map((move) => (
-                <li key={`${move.customerId}-${move.migratedAt}`}>
-                  {format.date(move.migratedAt)}: household {move.customerId} moved from{" "}
-                  {move.fromSegment ?? "no segment"} to {move.toSegment} — {move.reason}
-                </li>
-              ))}
-            </ul>
-          </>
-        )}
-      </QueryView>
+      <h3>Segment sizes over time</h3>
+      {instants.length < 2 ? (
+        <p className="state state-empty">
+          Sizes over time appear after the segments have been computed more than once.
+        </p>
+      ) : (
+        <Chart
+          height={240}
+          summary={`Customers per segment at ${instants.length} computations from ${format.date(
+            instants[0],
+          )} to ${format.date(instants.at(-1))}.`}
+          option={{
+            color: PALETTE,
+            tooltip: { trigger: "axis" },
+            legend: { top: 0, type: "scroll" },
+            grid: { left: 8, right: 8, bottom: 8, top: 40, containLabel: true },
+            xAxis: { type: "category", data: instants.map((instant) => format.date(instant)) },
+            yAxis: { type: "value", name: "Customers" },
+            series: segments.map((segment) => {
+              const points = new Map(
+                (bySegment.get(segment.segmentId)?.trend ?? []).map((p) => [p.asOf, p.customerCount]),
+              );
+              return {
+                name: segment.segmentName,
+                type: "line",
+                data: instants.map((instant) => points.get(instant) ?? null),
+              };
+            }),
+          }}
+        />
+      )}
     </div>
   );
 }

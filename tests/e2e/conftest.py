@@ -1,0 +1,219 @@
+"""End-to-end fixtures: a running OMNIX with the demo data and Debian's Chromium.
+
+These tests drive a real browser against a real server, so they run only when
+asked (``make test-e2e`` sets ``OMNIX_E2E=1``); the ordinary suite skips them.
+The server is the one at ``OMNIX_E2E_URL`` when that is set; otherwise a
+fresh one is started here: ``omnix demo --load-only`` into a temporary data
+directory, then ``omnix serve`` on a free port, stopped at the end.
+
+Chromium is the system's (``/usr/lib/chromium/chromium``, from the Debian
+package); Playwright never downloads a browser. Screenshots go to
+``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("OMNIX_E2E_CHROMIUM", "/usr/lib/chromium/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+DEMO_PASSWORD = "e2e-demo-password-not-secret"
+DEMO_AS_OF = "2018-01-01T00:00:00Z"
+MANAGER_EMAIL = "manager@omnix.demo"
+CUSTOMER_EMAIL = "customer@omnix.demo"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here not in Path(str(item.fspath)).parents:
+            continue
+        item.add_marker(pytest.mark.browser)
+        if os.environ.get("OMNIX_E2E") != "1":
+            item.add_marker(
+                pytest.mark.skip(reason="browser tests run with `make test-e2e`")
+            )
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    password: str
+    served: frozenset[tuple[str, str]]
+
+    def serves(self, method: str, path: str) -> bool:
+        return (method.lower(), path) in self.served
+
+    def api(
+        self, method: str, path: str, token: str | None = None, body: Any = None
+    ) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method.upper()
+        )
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def sign_in(self, email: str) -> dict[str, Any]:
+        answer = self.api(
+            "POST", "/auth/login", body={"email": email, "password": self.password}
+        )
+        data: dict[str, Any] = answer["data"]
+        return data
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"omnix serve exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    raise RuntimeError(f"omnix serve did not answer {url}/health in {seconds} s")
+
+
+def _omnix() -> str:
+    candidate = Path(sys.executable).with_name("omnix")
+    return str(candidate) if candidate.exists() else "omnix"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    external = os.environ.get("OMNIX_E2E_URL")
+    if external:
+        password = os.environ.get("OMNIX_DEMO_PASSWORD", DEMO_PASSWORD)
+        yield _describe(external.rstrip("/"), password)
+        return
+
+    data_dir = tmp_path_factory.mktemp("omnix-e2e")
+    env = {
+        **os.environ,
+        "OMNIX_DATA_DIR": str(data_dir),
+        "OMNIX_AS_OF": DEMO_AS_OF,
+        "OMNIX_DEMO_PASSWORD": DEMO_PASSWORD,
+        "OMNIX_ENVIRONMENT": "test",
+    }
+    env.pop("OMNIX_DATABASE_URL", None)
+    subprocess.run(
+        [_omnix(), "demo", "--load-only"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=600,
+    )
+    port = _free_port()
+    log = (data_dir / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [_omnix(), "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, seconds=60)
+        yield _describe(url, DEMO_PASSWORD)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _describe(url: str, password: str) -> Server:
+    with urllib.request.urlopen(url + "/openapi.json", timeout=30) as response:
+        schema = json.loads(response.read())
+    served = frozenset(
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+    )
+    return Server(url=url, password=password, served=served)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: `apt-get install chromium` (make test-e2e does)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
+
+
+def _page(browser: Any, viewport: dict[str, int]) -> Iterator[Any]:
+    context = browser.new_context(viewport=viewport, locale="en-US")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    yield from _page(browser, DESKTOP)
+
+
+@pytest.fixture
+def phone_page(browser: Any) -> Iterator[Any]:
+    yield from _page(browser, PHONE)
+
+
+def expect_served(
+    request: pytest.FixtureRequest, server: Server, method: str, path: str, why: str
+) -> None:
+    """Marks the test expected to fail while the API lacks the endpoint."""
+    if not server.serves(method, path):
+        request.applymarker(
+            pytest.mark.xfail(
+                reason=f"{method.upper()} {path} is not served yet: {why}", strict=True
+            )
+        )
