@@ -73,8 +73,9 @@ DEFAULT_INTERVAL_DAYS = 30.0
 SEASONAL_MIN_DAYS = 4
 SEASONAL_SHARE = 0.75
 SEASONAL_MIN_SPAN_DAYS = 270
-# Confidence is discounted by the evidence m / (m + 1) of m observed intervals;
-# a one-time buyer's interval is borrowed, so it gets this fixed discount.
+# Evidence enters the confidence through the spread (shrunk towards the prior
+# with few intervals, widened by 1 + 1/m); a one-time buyer's interval is
+# borrowed from elsewhere, so its confidence is further discounted by this.
 BORROWED_EVIDENCE = 0.2
 
 
@@ -110,8 +111,8 @@ def lognormal_outlook(
     * ``p = P(T <= e + horizon | T > e)``;
     * ``c = P(|T - t| <= max(2, t / 4) | T > e)``, the probability that the
       next purchase lands within a quarter of the predicted gap (at least two
-      days) of the prediction; :func:`consumption_patterns` discounts it by
-      the evidence to give the confidence.
+      days) of the prediction: the confidence of
+      :func:`consumption_patterns` (discounted for one-time buyers).
 
     Computed in log space (``log_ndtr``, ``ndtri_exp``) so that a long-overdue
     pair, whose survival probability underflows, still gets finite answers.
@@ -269,8 +270,7 @@ def consumption_patterns(
     )
     days_ahead = np.maximum(np.rint(median - elapsed), 0.0).astype(np.int64)
     fallback_interval = np.exp(table["mu"].to_numpy())
-    intervals = table["n_days"].to_numpy().astype(np.float64) - 1.0
-    evidence = np.where(intervals > 0, intervals / (intervals + 1.0), BORROWED_EVIDENCE)
+    evidence = np.where(table["n_days"].to_numpy() >= 2, 1.0, BORROWED_EVIDENCE)
     table = table.with_columns(
         pl.Series("days_until_next_purchase", days_ahead),
         pl.Series("probability_7d", p_week),

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from omnix.engine.consumption import lognormal_outlook
+from omnix.engine.consumption import BORROWED_EVIDENCE, lognormal_outlook
 from omnix.engine.features import (
     PreparedLines,
     check_as_of,
@@ -261,8 +261,7 @@ def replenishment_outlook(
         lognormal_p if scorer.fit is None else scorer.fit.predict_proba(matrix)
     )
     repeat = table["n_days"].to_numpy() >= 2
-    intervals = table["n_days"].to_numpy() - 1.0
-    confidence = window * np.where(repeat, intervals / (intervals + 1.0), 0.2)
+    confidence = window * np.where(repeat, 1.0, BORROWED_EVIDENCE)
     typical = np.exp(mu)
     run_out_in = np.rint(typical - elapsed).astype(np.int64)
     next_in = np.maximum(np.rint(median - elapsed), 0).astype(np.int64)
