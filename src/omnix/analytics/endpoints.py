@@ -70,6 +70,18 @@ async def consumption_predictions(
     principal: CurrentUser,
     session: SessionDep,
     context: ContextDep,
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="Most confident patterns first.")
+    ] = 100,
+    min_purchase_days: Annotated[
+        int,
+        Query(
+            alias="minPurchaseDays",
+            ge=1,
+            le=365,
+            description="Leave out products bought on fewer distinct days.",
+        ),
+    ] = 1,
     model: ModelParam = None,
 ) -> list[schemas.ConsumptionPattern]:
     """Per-product purchase rhythms with the predicted next purchase date."""
@@ -81,7 +93,11 @@ async def consumption_predictions(
         analysis_type="consumption_prediction",
         analyser_id=model,
     )
-    return [mapping.pattern_dto(p) for p in run.analysis.product_patterns]
+    patterns = [
+        p for p in run.analysis.product_patterns if p.purchase_days >= min_purchase_days
+    ]
+    patterns.sort(key=lambda p: (-p.confidence, p.predicted_next_purchase_date))
+    return [mapping.pattern_dto(p) for p in patterns[:limit]]
 
 
 @router.get(
