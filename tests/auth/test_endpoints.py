@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from tests.conftest import TEST_SECRET
-from tests.factories import bearer, login, make_account, make_customer
 
 from omnix.clock import Clock
+from tests.conftest import TEST_SECRET
+from tests.factories import bearer, login, make_account, make_customer
 
 
 async def test_login_returns_the_guides_shape(client, context):
