@@ -76,7 +76,7 @@ def recommendation_baselines(
     )
     fill = households.join(
         pl.DataFrame(
-            {"product_id": popular, "rank": np.arange(K, 3 * K)},
+            {"product_id": popular, "rank": np.arange(K, K + len(popular))},
             schema={"product_id": pl.Utf8, "rank": pl.Int64},
         ),
         how="cross",
