@@ -97,6 +97,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         jwt_secret=TEST_SECRET,
         max_body_bytes=256 * 1024,
         max_import_lines=1000,
+        prefit_population=False,
     )
 
 

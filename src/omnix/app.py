@@ -21,6 +21,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from omnix import __version__
 from omnix.analytics.endpoints import router as analytics_router
+from omnix.analytics.service import prefit_population
 from omnix.auth.endpoints import router as auth_router
 from omnix.context import AppContext
 from omnix.customers.endpoints import router as customers_router
@@ -90,6 +91,9 @@ def create_app(context: AppContext) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("omnix.started", version=__version__, database=context.db.dialect)
         _schedule = asyncio.create_task(run_segment_schedule(context))
+        if context.settings.prefit_population:
+            # The first analysis would otherwise wait for the population fit.
+            _prefit = asyncio.create_task(prefit_population(context))
         yield
         await context.db.dispose()
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     max_page_size: int = 500
     max_import_lines: int = 10_000
 
+    # Fit the population models in the background when the server starts.
+    prefit_population: bool = True
+    population_refit_seconds: float = 600.0
+
     log_json: bool = False
     log_level: str = "INFO"
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,8 @@ from omnix.customers.service import get_customer
 from omnix.engine.activity import ActivityScore
 from omnix.engine.population import CustomerAnalysis, analyse_customer
 from omnix.errors import NotFound
+
+log = structlog.get_logger()
 
 MAX_RECOMMENDATIONS = 50
 MAX_HORIZON_DAYS = 90
@@ -44,9 +47,21 @@ class AnalysisRun:
 def population_cache(context: AppContext) -> PopulationCache:
     cache = context.extras.get("population")
     if cache is None:
-        cache = PopulationCache(context.db, context.settings.timezone)
+        cache = PopulationCache(
+            context.db,
+            context.settings.timezone,
+            refit_seconds=context.settings.population_refit_seconds,
+        )
         context.extras["population"] = cache
     return cache
+
+
+async def prefit_population(context: AppContext) -> None:
+    """Fit the population models at business "now" ahead of the first request."""
+    try:
+        await population_cache(context).get(context.clock.now())
+    except Exception:  # a failed warm-up is retried by the first request
+        log.exception("analytics.prefit_failed")
 
 
 def analyser_registry(context: AppContext) -> AnalyserRegistry:
