@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 from sqlalchemy import select
-from tests.conftest import TEST_SECRET
-from tests.segments.support import champion_and_regulars, store
 from typer.testing import CliRunner
 
 from omnix.config import get_settings
 from omnix.segments.cli import app
 from omnix.segments.models import SegmentRun
+from tests.conftest import TEST_SECRET
+from tests.segments.support import champion_and_regulars, store
 
 
 @pytest.fixture

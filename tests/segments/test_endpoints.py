@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from tests.factories import customer_headers, staff_headers
-from tests.segments.support import AS_OF, champion_and_regulars, store
 
 from omnix.segments.service import recompute_all
+from tests.factories import customer_headers, staff_headers
+from tests.segments.support import AS_OF, champion_and_regulars, store
 
 BASE = "/v1/customers"
 OCTOBER = datetime(2017, 10, 1, tzinfo=UTC)

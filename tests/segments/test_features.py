@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+
+from omnix.engine.rfm import rfm_positions
+from omnix.segments.features import load_features, load_population, population_query
 from tests.segments.support import (
     AS_OF,
     YEAR_START,
@@ -14,9 +17,6 @@ from tests.segments.support import (
     random_households,
     store,
 )
-
-from omnix.engine.rfm import rfm_positions
-from omnix.segments.features import load_features, load_population
 
 
 @pytest.mark.parametrize("as_of", [AS_OF, datetime(2017, 7, 15, 13, tzinfo=UTC)])
@@ -138,3 +138,17 @@ async def test_customers_without_purchases_are_not_ranked(context):
     assert population.tenure_days[browser] == 4
     # A population of one buyer: the worst and only value scores 1.
     assert population.positions.r[buyer] == 1
+
+
+async def test_both_aggregation_plans_agree(context):
+    """Orders-first grouping (used on PostgreSQL) equals the one-pass form."""
+    await store(context, random_households(seed=3, customers=150))
+    one_pass = population_query(AS_OF, group_orders_first=False)
+    two_step = population_query(AS_OF, group_orders_first=True)
+
+    async with context.db.session() as session:
+        first = sorted((await session.execute(one_pass)).all())
+        second = sorted((await session.execute(two_step)).all())
+
+    assert len(first) == 150
+    assert first == second

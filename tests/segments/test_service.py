@@ -8,14 +8,6 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 from sqlalchemy import func, select
-from tests.segments.support import (
-    AS_OF,
-    YEAR_START,
-    Households,
-    champion_and_regulars,
-    random_households,
-    store,
-)
 
 from omnix.errors import BadRequest, Conflict, NotFound
 from omnix.segments.config import SegmentSettings
@@ -28,6 +20,14 @@ from omnix.segments.models import (
 )
 from omnix.segments.service import migrate_manually, place_customers, recompute_all
 from omnix.segments.tasks import compute_demo_snapshots, run_segment_schedule
+from tests.segments.support import (
+    AS_OF,
+    YEAR_START,
+    Households,
+    champion_and_regulars,
+    random_households,
+    store,
+)
 
 OCTOBER = datetime(2017, 10, 1, tzinfo=UTC)
 

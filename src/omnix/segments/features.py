@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -99,11 +100,66 @@ def day_number(instant: datetime, zone: ZoneInfo) -> int:
     return (instant.astimezone(zone).date() - EPOCH).days
 
 
+def _cents(amount: Any) -> Any:
+    """Rounded to cents (exactly, through NUMERIC), then back to a float so
+    the window sorts compare machine numbers; equal cents stay equal."""
+    return cast(func.round(cast(amount, Numeric), 2), Float)
+
+
+def _buyers(as_of: datetime, customer_ids: Sequence[str] | None) -> Subquery:
+    """Per-customer totals in one pass over the lines."""
+    spend = func.sum(PurchaseLine.quantity * PurchaseLine.price)
+    lines = select(
+        PurchaseLine.customer_id.label("customer_id"),
+        func.count(distinct(PurchaseLine.order_id)).label("order_count"),
+        _cents(spend).label("total_spend"),
+        func.min(PurchaseLine.purchased_at).label("first_at"),
+        func.max(PurchaseLine.purchased_at).label("last_at"),
+    ).where(PurchaseLine.purchased_at <= as_of)
+    if customer_ids is not None:
+        lines = lines.where(PurchaseLine.customer_id.in_(customer_ids))
+    return lines.group_by(PurchaseLine.customer_id).subquery("buyers")
+
+
+def _buyers_by_order(as_of: datetime, customer_ids: Sequence[str] | None) -> Subquery:
+    """The same totals in two passes: orders first, then customers.
+
+    ``count(DISTINCT ...)`` makes PostgreSQL sort every line by customer (or
+    walk the customer index through the heap at random); grouping by (customer,
+    order) first lets both steps be hash aggregates over one sequential scan,
+    several times faster on millions of lines. SQLite, whose plan for the
+    one-pass form over its (customer, time) index is faster, keeps that one.
+    """
+    orders = select(
+        PurchaseLine.customer_id.label("customer_id"),
+        func.sum(PurchaseLine.quantity * PurchaseLine.price).label("value"),
+        func.min(PurchaseLine.purchased_at).label("first_at"),
+        func.max(PurchaseLine.purchased_at).label("last_at"),
+    ).where(PurchaseLine.purchased_at <= as_of)
+    if customer_ids is not None:
+        orders = orders.where(PurchaseLine.customer_id.in_(customer_ids))
+    by_order = orders.group_by(
+        PurchaseLine.customer_id, PurchaseLine.order_id
+    ).subquery("orders")
+    return (
+        select(
+            by_order.c.customer_id,
+            func.count().label("order_count"),
+            _cents(func.sum(by_order.c.value)).label("total_spend"),
+            func.min(by_order.c.first_at).label("first_at"),
+            func.max(by_order.c.last_at).label("last_at"),
+        )
+        .group_by(by_order.c.customer_id)
+        .subquery("buyers")
+    )
+
+
 def _features(
     as_of: datetime,
     timezone: str,
     back_dated: bool,
     customer_ids: Sequence[str] | None,
+    group_orders_first: bool = False,
 ) -> Select[Any]:
     zone = ZoneInfo(timezone)
     offset = as_of.astimezone(zone).utcoffset()
@@ -113,18 +169,11 @@ def _features(
     def day(instant: Any) -> local_day:
         return local_day(instant, literal(timezone), literal(offset_seconds, Integer))
 
-    spend = func.sum(PurchaseLine.quantity * PurchaseLine.price)
-    lines = select(
-        PurchaseLine.customer_id.label("customer_id"),
-        func.count(distinct(PurchaseLine.order_id)).label("order_count"),
-        func.round(cast(spend, Numeric), 2).label("total_spend"),
-        func.min(PurchaseLine.purchased_at).label("first_at"),
-        func.max(PurchaseLine.purchased_at).label("last_at"),
-    ).where(PurchaseLine.purchased_at <= as_of)
-    if customer_ids is not None:
-        lines = lines.where(PurchaseLine.customer_id.in_(customer_ids))
-    buyers = lines.group_by(PurchaseLine.customer_id).subquery("buyers")
-
+    buyers = (
+        _buyers_by_order(as_of, customer_ids)
+        if group_orders_first
+        else _buyers(as_of, customer_ids)
+    )
     bought = buyers.c.customer_id.is_not(None)
     started = func.coalesce(buyers.c.first_at, Customer.created_at)
     query = (
@@ -149,7 +198,11 @@ def _features(
 
 
 def population_query(
-    as_of: datetime, *, timezone: str = "UTC", back_dated: bool = False
+    as_of: datetime,
+    *,
+    timezone: str = "UTC",
+    back_dated: bool = False,
+    group_orders_first: bool = False,
 ) -> Select[Any]:
     """Features, scores and percentiles of every customer, one row each.
 
@@ -158,7 +211,9 @@ def population_query(
     since they did not exist yet; otherwise every stored customer is placed
     (an account stamped later than a pinned business clock counts as new).
     """
-    features = _features(as_of, timezone, back_dated, None).subquery("features")
+    features = _features(
+        as_of, timezone, back_dated, None, group_orders_first
+    ).subquery("features")
     part = features.c.has_purchases
     ranked = select(
         features,
@@ -272,7 +327,13 @@ async def load_population(
     back_dated: bool = False,
 ) -> Population:
     """Run :func:`population_query` and return its rows as arrays."""
-    query = population_query(as_of, timezone=timezone, back_dated=back_dated)
+    connection = await session.connection()
+    query = population_query(
+        as_of,
+        timezone=timezone,
+        back_dated=back_dated,
+        group_orders_first=connection.dialect.name == "postgresql",
+    )
     rows = (await session.execute(query)).all()
     return to_population(rows, ranked=True)
 
