@@ -11,10 +11,12 @@ from typing import Annotated
 import typer
 
 from omnix.config import Settings, get_settings
+from omnix.segments.cli import app as segments_app
 
 app = typer.Typer(help="OMNIX customer analytics.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(segments_app, name="segments")
 
 
 def _context(settings: Settings | None = None):  # type: ignore[no-untyped-def]
@@ -154,6 +156,23 @@ def create_user(
     _out(f"Created {role} account {body.email} ({account_id}).")
 
 
+@app.command(name="eval")
+def evaluate(
+    split: Annotated[
+        str, typer.Option(help="Split instant, ISO 8601 (history is before it).")
+    ] = "2017-11-01T00:00:00+00:00",
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object.")
+    ] = False,
+    timezone: Annotated[str, typer.Option("--tz", help="Store time zone.")] = "UTC",
+) -> None:
+    """Score the analytics on held-out Complete Journey history."""
+    from omnix.evaluation.__main__ import main as run
+
+    args = ["--split", split, "--tz", timezone, *(["--json"] if json_output else [])]
+    raise typer.Exit(run(args))
+
+
 @app.command()
 def demo(
     port: Annotated[int | None, typer.Option(help="Port (default 3001).")] = None,
@@ -185,6 +204,7 @@ def demo(
             )
             for reason, count in sorted(summary.set_aside.items()):
                 _out(f"  set aside {count:>7,}  {reason}")
+        await demo_module.prepare_analytics(context)
         result = await demo_module.ensure_accounts(
             context, os.environ.get("OMNIX_DEMO_PASSWORD")
         )

@@ -62,6 +62,15 @@ async def load_complete_journey(context: AppContext) -> LoadSummary:
     return LoadSummary(result.lines_added, seconds, data.set_aside, data.total_lines)
 
 
+async def prepare_analytics(context: AppContext) -> None:
+    """Segment snapshots (2017-10-01 and now) so migrations and trends show."""
+    from omnix.segments.tasks import compute_demo_snapshots
+
+    started = time.perf_counter()
+    await compute_demo_snapshots(context)
+    log.info("demo.segments_ready", seconds=round(time.perf_counter() - started, 1))
+
+
 async def demo_household(session: AsyncSession) -> str:
     """The household with declared demographics and the most purchase lines."""
     query = (
