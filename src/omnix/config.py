@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from omnix.analysers import settings as analyser_settings
 
 DEFAULT_DATA_DIR = Path("data")
 
@@ -52,12 +54,39 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
 
+    # Analysis models and their LLM providers (docs/MODELS.md), handed to the
+    # analysers as one ProviderSettings (see ``provider_settings``).
+    default_analyser: str = "local:omnix-v1"
+    bedrock_region: str | None = None
+    bedrock_endpoint_url: str | None = None
+    bedrock_haiku_model_id: str = analyser_settings.BEDROCK_HAIKU_MODEL_ID
+    bedrock_sonnet_model_id: str = analyser_settings.BEDROCK_SONNET_MODEL_ID
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_haiku_model_id: str = analyser_settings.ANTHROPIC_HAIKU_MODEL_ID
+    anthropic_sonnet_model_id: str = analyser_settings.ANTHROPIC_SONNET_MODEL_ID
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model: str | None = None
+    openai_analysis_types: str | None = None
+    llm_deadline_s: float = analyser_settings.DEFAULT_LLM_DEADLINE_S
+    price_overrides: str | None = None
+
     @field_validator("jwt_secret")
     @classmethod
     def _reject_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("OMNIX_JWT_SECRET must be at least 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _check_analysers(self) -> Settings:
+        analyser_settings.check_analyser_settings(self)
+        return self
+
+    @property
+    def provider_settings(self) -> analyser_settings.ProviderSettings:
+        return analyser_settings.provider_settings_from(self)
 
     @property
     def resolved_database_url(self) -> str:

@@ -18,11 +18,7 @@ from omnix.analysers.completion import (
     parse_retry_after,
     status_error,
 )
-from omnix.analysers.settings import (
-    ANTHROPIC_HAIKU_MODEL_ID,
-    ANTHROPIC_SONNET_MODEL_ID,
-    ProviderSettings,
-)
+from omnix.analysers.settings import ProviderSettings
 
 PROVIDER_NAME = "anthropic"
 
@@ -43,14 +39,14 @@ class AnthropicProvider:
         *,
         retry_policy: RetryPolicy | None = None,
         max_output_tokens: int = 4096,
-        model_ids: tuple[str, ...] = (
-            ANTHROPIC_HAIKU_MODEL_ID,
-            ANTHROPIC_SONNET_MODEL_ID,
-        ),
+        model_ids: tuple[str, ...] | None = None,
     ) -> None:
         self._api_key = settings.anthropic_api_key
         self._base_url = settings.anthropic_base_url
-        self._model_ids = model_ids
+        self._model_ids = model_ids or (
+            settings.anthropic_haiku_model_id,
+            settings.anthropic_sonnet_model_id,
+        )
         self._retry_policy = retry_policy or RetryPolicy()
         self._max_output_tokens = max_output_tokens
         self._client: anthropic.AsyncAnthropic | None = None
