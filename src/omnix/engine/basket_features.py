@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from omnix.engine.features import lookup
+from omnix.engine.features import float_columns, lookup
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -166,8 +166,7 @@ def repurchase_design(
     """Feature matrix (columns :data:`REPURCHASE_FEATURES`) of bought pairs."""
     table = _stats_columns(table, stats)
 
-    def col(name: str) -> FloatArray:
-        return table[name].cast(pl.Float64).fill_null(0.0).to_numpy()
+    col = float_columns(table).__getitem__
 
     orders_with = col("orders_with")
     gap = (col("days_since_first") - col("days_since")) / np.maximum(orders_with - 1, 1)
@@ -258,8 +257,7 @@ def discovery_design(
     """Feature matrix (columns :data:`DISCOVERY_FEATURES`) of candidates."""
     table = _stats_columns(candidates, stats)
 
-    def col(name: str) -> FloatArray:
-        return table[name].cast(pl.Float64).fill_null(0.0).to_numpy()
+    col = float_columns(table).__getitem__
 
     matrix = np.column_stack(
         [

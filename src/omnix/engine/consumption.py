@@ -349,8 +349,5 @@ def _label(
 
 def patterns_of(frame: pl.DataFrame) -> list[ConsumptionPattern]:
     """The rows of :func:`consumption_patterns` as frozen value objects."""
-    fields = ConsumptionPattern.__dataclass_fields__
-    return [
-        ConsumptionPattern(**{name: row[name] for name in fields})
-        for row in frame.iter_rows(named=True)
-    ]
+    fields = list(ConsumptionPattern.__dataclass_fields__)
+    return [ConsumptionPattern(*row) for row in frame.select(fields).iter_rows()]

@@ -371,8 +371,5 @@ def recommend(
 
 def recommendations_of(frame: pl.DataFrame) -> list[Recommendation]:
     """Rows of :func:`recommend` as frozen value objects."""
-    fields = Recommendation.__dataclass_fields__
-    return [
-        Recommendation(**{name: row[name] for name in fields})
-        for row in frame.iter_rows(named=True)
-    ]
+    fields = list(Recommendation.__dataclass_fields__)
+    return [Recommendation(*row) for row in frame.select(fields).iter_rows()]

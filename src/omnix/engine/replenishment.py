@@ -349,8 +349,5 @@ def replenishment_alerts(
 
 def alerts_of(frame: pl.DataFrame) -> list[ReplenishmentAlert]:
     """Rows of :func:`replenishment_alerts` as frozen value objects."""
-    fields = ReplenishmentAlert.__dataclass_fields__
-    return [
-        ReplenishmentAlert(**{name: row[name] for name in fields})
-        for row in frame.iter_rows(named=True)
-    ]
+    fields = list(ReplenishmentAlert.__dataclass_fields__)
+    return [ReplenishmentAlert(*row) for row in frame.select(fields).iter_rows()]

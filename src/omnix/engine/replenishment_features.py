@@ -20,7 +20,7 @@ import numpy.typing as npt
 import polars as pl
 
 from omnix.engine.consumption import interval_parameters, lognormal_outlook
-from omnix.engine.features import interval_table, lookup
+from omnix.engine.features import float_columns, interval_table, lookup
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -141,8 +141,7 @@ def design_matrix(
         pl.col("product_buyers").fill_null(0),
     )
 
-    def col(name: str) -> FloatArray:
-        return table[name].cast(pl.Float64).fill_null(0.0).to_numpy()
+    col = float_columns(table).__getitem__
 
     n_days, elapsed, mu, sigma = (
         col("n_days"),
