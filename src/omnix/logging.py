@@ -8,6 +8,10 @@ import sys
 import structlog
 
 
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(*, json: bool, level: str = "INFO") -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
@@ -25,6 +29,8 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=_stderr_logger,
+        # Not cached: the factory looks up sys.stderr on each use, so a
+        # replaced stream (test capture, daemonising) is never written closed.
+        cache_logger_on_first_use=False,
     )
