@@ -27,6 +27,7 @@ __all__ = [
     "UNCATEGORISED",
     "check_as_of",
     "check_tz",
+    "days_ago",
     "day_table",
     "empty_lines",
     "float_columns",
@@ -310,3 +311,14 @@ def float_columns(table: pl.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
         (cs.numeric() | cs.boolean()).cast(pl.Float64).fill_null(0.0)
     )
     return {name: numbers.get_column(name).to_numpy() for name in numbers.columns}
+
+
+def days_ago(days: pl.Expr) -> pl.Expr:
+    """``"today"``, ``"yesterday"`` or ``"N days ago"`` for reason texts."""
+    return (
+        pl.when(days <= 0)
+        .then(pl.lit("today"))
+        .when(days == 1)
+        .then(pl.lit("yesterday"))
+        .otherwise(pl.format("{} days ago", days))
+    )

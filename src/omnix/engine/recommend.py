@@ -48,6 +48,7 @@ from omnix.engine.features import (
     PreparedLines,
     check_as_of,
     check_tz,
+    days_ago,
     lookup,
     prepare_lines,
 )
@@ -293,10 +294,10 @@ def recommend(
         pl.lit("repurchase").alias("kind"),
         pl.Series("score", score, dtype=pl.Float64),
         pl.format(
-            "You bought this in {} of your {} orders, last {} days ago",
+            "You bought this in {} of your {} orders, most recently {}",
             pl.col("orders_with"),
             pl.col("household_orders"),
-            pl.col("days_since").ceil().cast(pl.Int64),
+            days_ago(pl.col("days_since").ceil().cast(pl.Int64)),
         ).alias("reason"),
     )
     candidates = discovery_candidates(

@@ -40,6 +40,7 @@ from omnix.engine.features import (
     PreparedLines,
     check_as_of,
     day_table,
+    days_ago,
     local_day,
     lookup,
     prepare_lines,
@@ -330,10 +331,10 @@ def replenishment_alerts(
         pl.lit(local_day(as_of, tz)) - pl.col("last_purchase_date")
     ).dt.total_days()
     reason = pl.format(
-        "Bought on {} days, about every {} days; last bought {} days ago",
+        "Bought on {} days, about every {} days; last bought {}",
         pl.col("purchase_days"),
         pl.col("typical_interval_days").round(0).cast(pl.Int64),
-        elapsed,
+        days_ago(elapsed),
     )
     urgency_rank = pl.col("urgency").replace_strict(
         {"overdue": 0, "due": 1, "soon": 2}, return_dtype=pl.Int8
