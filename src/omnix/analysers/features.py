@@ -67,7 +67,7 @@ class CandidateProduct(_Features):
     product_name: Label | None = None
     category: Label | None = None
     previously_bought: bool
-    # Share of comparable households (same segment) that bought it lately.
+    # Share of the store's orders that contain it (population popularity).
     popularity: Share | None = None
 
 

@@ -86,6 +86,9 @@ class AnalyserRegistry:
     def available_ids(self) -> list[str]:
         return sorted(a.id for a in self.all() if a.available)
 
+    def find(self, analyser_id: str) -> AnalyserInfo | None:
+        return self._by_id.get(analyser_id)
+
     def get(self, analyser_id: str) -> AnalyserInfo:
         """The entry, or a 404 that lists the available ids."""
         analyser = self._by_id.get(analyser_id)

@@ -1,4 +1,5 @@
-"""Runs analyses: loads a household's history, calls the engine, records usage."""
+"""Runs analyses: loads a household's history, asks the chosen analyser, records
+what each call consumed in the usage ledger."""
 
 from __future__ import annotations
 
@@ -13,13 +14,30 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from omnix.analysers.registry import FULL_ANALYSIS, AnalyserInfo, AnalyserRegistry
+from omnix.analysers.dispatch import (
+    CallLedger,
+    ask_llm,
+    pick_analyser,
+    rhythm_confidence,
+    segment_name,
+)
+from omnix.analysers.interval_baseline import interval_baseline_analysis
+from omnix.analysers.llm_analysis import AnalyserFailure
+from omnix.analysers.pricing import build_price_table
+from omnix.analysers.registry import (
+    FULL_ANALYSIS,
+    LOCAL_ENGINE_ID,
+    AnalyserInfo,
+    AnalyserRegistry,
+)
+from omnix.analysers.runtime import analyser_runtime
 from omnix.analytics import mapping, schemas
 from omnix.analytics.data import load_customers, load_lines
 from omnix.analytics.models import StoredAnalysis
 from omnix.analytics.population import FittedPopulation, PopulationCache
 from omnix.catalogue.models import Product
 from omnix.context import AppContext
+from omnix.costs.ledger import usage_row as ledger_row
 from omnix.costs.models import AnalysisUsage
 from omnix.customers.service import get_customer
 from omnix.engine.activity import ActivityScore
@@ -34,6 +52,14 @@ MAX_HORIZON_DAYS = 90
 
 @dataclass(frozen=True)
 class AnalysisRun:
+    """One answered analysis; ``analyser`` is the one that answered.
+
+    ``fallback_for`` names the analyser that was chosen but failed (the local
+    engine then answered). ``confidence`` is the answering analyser's own
+    confidence when it states one (LLMs, the interval baseline); otherwise
+    it is derived from the rhythms (``overall_confidence``).
+    """
+
     customer_id: str
     analyser: AnalyserInfo
     analysis: CustomerAnalysis
@@ -42,6 +68,8 @@ class AnalysisRun:
     computed_at: datetime
     processing_ms: float
     brands: dict[str, str | None]
+    fallback_for: str | None = None
+    confidence: float | None = None
 
 
 def population_cache(context: AppContext) -> PopulationCache:
@@ -65,13 +93,23 @@ async def prefit_population(context: AppContext) -> None:
 
 
 def analyser_registry(context: AppContext) -> AnalyserRegistry:
-    from omnix.analysers.registry import default_registry
+    """The analysers this process can run, built from its settings."""
+    return analyser_runtime(context).registry
 
-    registry = context.extras.get("registry")
-    if registry is None:
-        registry = default_registry()
-        context.extras["registry"] = registry
-    return registry
+
+async def choose_analyser(
+    context: AppContext, session: AsyncSession, customer_id: str, analysis_type: str
+) -> str | None:
+    """The analyser an experiment assigns to this customer, or None.
+
+    The A/B-testing domain answers here with the id of the variant the
+    customer is assigned to in a running experiment for ``analysis_type``.
+    Returning None (as now: no experiment assigns anything yet) leaves the
+    choice to ``OMNIX_DEFAULT_ANALYSER``. An id that is unknown or does not
+    support the analysis type is ignored with a warning; one that is
+    unavailable is tried, recorded as failed, and answered by the local engine.
+    """
+    return None
 
 
 async def _brands(
@@ -117,15 +155,28 @@ async def run_analysis(
     k: int = 10,
     horizon_days: int = 7,
     ledger: AsyncSession | None = None,
+    batch_id: str | None = None,
 ) -> AnalysisRun:
     """Analyse one household at business "now" and record the call's usage.
 
-    The usage row goes into ``ledger`` when the caller already writes (and
-    commits) there; otherwise into a short transaction of its own, so a read
-    request never holds the write lock while the engine computes.
+    ``analyser_id`` is an explicit (staff) choice; without it an experiment's
+    assignment (``choose_analyser``) or the configured default answers. An
+    LLM analyser that fails is recorded as a failed call and the local engine
+    answers instead. The usage rows go into ``ledger`` when the caller
+    already writes (and commits) there; otherwise into a short transaction of
+    their own, so a read request never holds the write lock while the engine
+    computes.
     """
     await get_customer(session, customer_id)
-    analyser = analyser_registry(context).resolve(analyser_id, analysis_type)
+    runtime = analyser_runtime(context)
+    assigned = (
+        None
+        if analyser_id is not None
+        else await choose_analyser(context, session, customer_id, analysis_type)
+    )
+    analyser = pick_analyser(
+        runtime.registry, analysis_type, explicit=analyser_id, assigned=assigned
+    )
     as_of = context.clock.now()
     started = time.perf_counter()
     fitted = await population_cache(context).get(as_of)
@@ -134,42 +185,105 @@ async def run_analysis(
     analysis, activity = await asyncio.to_thread(
         _analyse, fitted, lines, customer, customer_id, as_of, k, horizon_days
     )
+    local_ms = _elapsed_ms(started)
+    calls = CallLedger(
+        runtime, customer_id, analysis_type, context.clock.wall(), batch_id
+    )
+    rows: list[AnalysisUsage] = []
+    answered_by, confidence, fallback_for = analyser, None, None
+
+    if analyser.kind == "interval_baseline":
+        analysis = await asyncio.to_thread(
+            interval_baseline_analysis,
+            fitted.models,
+            lines,
+            customer_id,
+            as_of=as_of,
+            customer=customer,
+            k=k,
+            horizon_days=horizon_days,
+        )
+        # The baseline estimates no activity and states its own confidence.
+        activity, confidence = None, rhythm_confidence(analysis)
+    elif analyser.kind == "llm":
+        try:
+            answer = await ask_llm(
+                runtime,
+                analyser,
+                analysis_type,
+                fitted.models,
+                lines,
+                customer,
+                analysis,
+                segment=await segment_name(session, customer_id),
+                k=k,
+                horizon_days=horizon_days,
+            )
+        except AnalyserFailure as failure:
+            log.warning(
+                "analysis.analyser_failed",
+                analyser=analyser.id,
+                kind=failure.kind,
+                customer_id=customer_id,
+            )
+            rows.append(calls.failed(analyser, failure, _elapsed_ms(started)))
+            answered_by = runtime.registry.get(LOCAL_ENGINE_ID)
+            fallback_for = analyser.id
+        else:
+            analysis, confidence = answer.analysis, answer.confidence
+            rows.append(calls.answered(analyser, answer, _elapsed_ms(started)))
+
     brands = await _brands(session, [r.product_id for r in analysis.recommendations])
     run = AnalysisRun(
         customer_id=customer_id,
-        analyser=analyser,
+        analyser=answered_by,
         analysis=analysis,
         activity=activity,
         data_cutoff=as_of,
-        computed_at=context.clock.wall(),
-        processing_ms=round((time.perf_counter() - started) * 1000, 2),
+        computed_at=calls.at,
+        processing_ms=_elapsed_ms(started),
         brands=brands,
+        fallback_for=fallback_for,
+        confidence=confidence,
     )
+    if answered_by.local:
+        # A fallback answer was computed before the LLM was asked.
+        latency = local_ms if fallback_for else run.processing_ms
+        rows.append(
+            calls.local(answered_by, latency, overall_confidence(run), fallback_for)
+        )
     if ledger is not None:
-        ledger.add(usage_row(run, analysis_type))
+        ledger.add_all(rows)
     else:
         async with context.db.transaction() as own:
-            own.add(usage_row(run, analysis_type))
+            own.add_all(rows)
     return run
 
 
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
 def usage_row(run: AnalysisRun, analysis_type: str) -> AnalysisUsage:
-    """The ledger row of one analysis call."""
-    return AnalysisUsage(
+    """The ledger row of a call answered by a local engine (no tokens)."""
+    return ledger_row(
+        build_price_table(),
         customer_id=run.customer_id,
-        analyser_id=run.analyser.id,
+        analyser=run.analyser,
         analysis_type=analysis_type,
-        cost_usd=0.0 if run.analyser.local else None,
-        price_version="local" if run.analyser.local else None,
+        created_at=run.computed_at,
         latency_ms=run.processing_ms,
         success=True,
         confidence=overall_confidence(run),
-        created_at=run.computed_at,
+        fallback_for=run.fallback_for,
     )
 
 
 def overall_confidence(run: AnalysisRun) -> float:
-    """Mean confidence of the product rhythms, damped when activity is unknown."""
+    """The analyser's own confidence, or for the full engine the mean confidence
+    of the product rhythms, damped when activity is unknown."""
+    if run.confidence is not None:
+        return run.confidence
     patterns = [p.confidence for p in run.analysis.product_patterns]
     if not patterns:
         return 0.05
