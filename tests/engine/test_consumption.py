@@ -9,13 +9,13 @@ import numpy as np
 import polars as pl
 import pytest
 from scipy import stats
-from tests.engine.conftest import START, Shop, lines_from
 
 from omnix.engine.consumption import (
     consumption_patterns,
     lognormal_outlook,
     patterns_of,
 )
+from tests.engine.conftest import START, Shop, lines_from
 
 
 def at(days: float) -> datetime:

@@ -9,12 +9,12 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 import pytest
-from tests.engine.conftest import LINE_SCHEMA, START
 
 from omnix.engine.demographics import DemographicsModel, fit_demographics
 from omnix.engine.features import prepare_lines
 from omnix.engine.profile import CustomerProfile, customer_profiles
 from omnix.engine.profile_metrics import ProfileNorms, fit_profile_norms
+from tests.engine.conftest import LINE_SCHEMA, START
 
 CLOCK = START + timedelta(days=400)
 PRICES = {"d1": 1.0, "d2": 2.0, "d3": 3.0, "b1": 1.0, "b2": 4.0, "p1": 0.5, "p2": 1.5}

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import polars as pl
 import pytest
-from tests.engine.conftest import START, Shop, lines_from
 
 from omnix.engine.cooccurrence import product_neighbours
 from omnix.engine.recommend import (
@@ -17,6 +16,7 @@ from omnix.engine.recommend import (
     recommendations_of,
 )
 from omnix.evaluation.metrics import mean_recall
+from tests.engine.conftest import START, Shop, lines_from
 
 
 def test_lift_and_confidence_by_hand() -> None:

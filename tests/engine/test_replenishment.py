@@ -7,7 +7,6 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 import pytest
-from tests.engine.conftest import START, Shop, lines_from
 
 from omnix.engine.replenishment import (
     ReplenishmentScorer,
@@ -17,6 +16,7 @@ from omnix.engine.replenishment import (
     replenishment_outlook,
 )
 from omnix.evaluation.metrics import rank_auc
+from tests.engine.conftest import START, Shop, lines_from
 
 
 @pytest.fixture(scope="module")
