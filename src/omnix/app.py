@@ -24,6 +24,7 @@ from omnix.analytics.endpoints import router as analytics_router
 from omnix.analytics.service import prefit_population
 from omnix.auth.endpoints import router as auth_router
 from omnix.context import AppContext
+from omnix.costs.endpoints import router as costs_router
 from omnix.customers.endpoints import router as customers_router
 from omnix.errors import OmnixError, error_envelope
 from omnix.segments.endpoints import router as segments_router
@@ -130,6 +131,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(auth_router)
     # The guide's clients call both; the schema documents the short form once.
     app.include_router(auth_router, prefix="/v1", include_in_schema=False)
+    app.include_router(costs_router, prefix="/v1")
     app.include_router(segments_router, prefix="/v1")
     app.include_router(customers_router, prefix="/v1")
     app.include_router(analytics_router, prefix="/v1")
