@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+
 from tests.streaming.support import REDIS_URL, BusFactory
 
 

@@ -9,6 +9,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import pytest
+
+from omnix.streaming import (
+    StreamEntry,
+    StreamNotFoundError,
+    default_consumer_name,
+)
+from omnix.streaming.bus import check_consumer_name
 from tests.streaming.support import (
     BusFactory,
     consuming,
@@ -18,13 +25,6 @@ from tests.streaming.support import (
     purchase,
     wait_until,
 )
-
-from omnix.streaming import (
-    StreamEntry,
-    StreamNotFoundError,
-    default_consumer_name,
-)
-from omnix.streaming.bus import check_consumer_name
 
 FAST = {"claim_idle_ms": 50, "max_deliveries": 3}
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 import structlog.testing
+
+from omnix.streaming import RedisStreamBus, StreamEntry
 from tests.streaming.killable_consumer import Ledger
 from tests.streaming.support import (
     REDIS_URL,
@@ -21,8 +23,6 @@ from tests.streaming.support import (
     purchase,
     wait_until,
 )
-
-from omnix.streaming import RedisStreamBus, StreamEntry
 
 
 async def test_entries_of_a_stopped_consumer_are_claimed_and_applied_once(

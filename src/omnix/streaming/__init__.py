@@ -10,6 +10,7 @@ from __future__ import annotations
 from omnix.streaming.bus import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_GROUP,
+    BatchHandler,
     ConsumerInfo,
     DeadLetter,
     EventBus,
@@ -27,6 +28,7 @@ from omnix.streaming.redis_bus import RedisStreamBus
 __all__ = [
     "DEAD_LETTER_SUFFIX",
     "DEFAULT_GROUP",
+    "BatchHandler",
     "ConsumerInfo",
     "DeadLetter",
     "EventBus",

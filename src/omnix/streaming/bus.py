@@ -62,6 +62,8 @@ class StreamEntry:
 
 
 Handler = Callable[[StreamEntry], Awaitable[None]]
+# Takes every entry of one read at once (``StreamBusBase.consume_batches``).
+BatchHandler = Callable[[list[StreamEntry]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -20,6 +21,7 @@ import structlog
 from omnix.streaming.bus import (
     DEFAULT_GROUP,
     SCAN_DONE,
+    BatchHandler,
     DeadLetter,
     Handler,
     StreamEntry,
@@ -31,6 +33,25 @@ from omnix.streaming.bus import (
 from omnix.streaming.bus_metrics import ProcessingMeter, ProcessingMetrics
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _LoopContext:
+    """What one consuming loop passes to the handling of each batch."""
+
+    group: str
+    consumer: str
+    meter: ProcessingMeter
+    max_deliveries: int
+
+
+def _single(handler: BatchHandler) -> Handler:
+    """A per-entry handler that hands ``handler`` a batch of one."""
+
+    async def handle(entry: StreamEntry) -> None:
+        await handler([entry])
+
+    return handle
 
 
 class StreamBusBase(ABC):
@@ -131,6 +152,74 @@ class StreamBusBase(ABC):
         with a growing pause rather than ending the loop. ``claim_idle_ms`` and
         ``max_deliveries`` default to the bus's settings.
         """
+
+        async def handle_all(entries: list[StreamEntry], context: _LoopContext) -> None:
+            for entry in entries:
+                await self._handle(entry, context, handler)
+
+        await self._consume_loop(
+            stream,
+            consumer_name,
+            handle_all,
+            stop=stop,
+            batch_size=batch_size,
+            block_ms=block_ms,
+            group=group,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
+        )
+
+    async def consume_batches(
+        self,
+        stream: str,
+        consumer_name: str,
+        handler: BatchHandler,
+        *,
+        stop: asyncio.Event,
+        batch_size: int = 100,
+        block_ms: int = 1000,
+        group: str | None = None,
+        claim_idle_ms: int | None = None,
+        max_deliveries: int | None = None,
+    ) -> None:
+        """Like ``consume``, but ``handler`` takes each batch read at once.
+
+        A handler that applies a whole batch in one database transaction does
+        one commit and the bus one acknowledgement (one round trip to Redis)
+        per batch instead of per entry. When the handler raises on a batch of
+        several entries, each entry is handed over again on its own, so one
+        poison event is isolated and only its own delivery fails; the others
+        are acknowledged. Delivery guarantees are those of ``consume``.
+        """
+
+        async def handle_all(entries: list[StreamEntry], context: _LoopContext) -> None:
+            await self._handle_batch(entries, context, handler)
+
+        await self._consume_loop(
+            stream,
+            consumer_name,
+            handle_all,
+            stop=stop,
+            batch_size=batch_size,
+            block_ms=block_ms,
+            group=group,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
+        )
+
+    async def _consume_loop(
+        self,
+        stream: str,
+        consumer_name: str,
+        handle_all: Callable[[list[StreamEntry], _LoopContext], Awaitable[None]],
+        *,
+        stop: asyncio.Event,
+        batch_size: int,
+        block_ms: int,
+        group: str | None,
+        claim_idle_ms: int | None,
+        max_deliveries: int | None,
+    ) -> None:
         check_stream_name(stream)
         check_consumer_name(consumer_name)
         idle_ms = self.claim_idle_ms if claim_idle_ms is None else claim_idle_ms
@@ -140,12 +229,10 @@ class StreamBusBase(ABC):
                 "batch_size, block_ms, claim_idle_ms and max_deliveries must be >= 1"
             )
         group = check_consumer_name(group or self.group)
-        meter = self._meter(stream, group, consumer_name)
+        context = _LoopContext(
+            group, consumer_name, self._meter(stream, group, consumer_name), tries
+        )
         group_ready = False
-
-        async def handle_all(entries: list[StreamEntry]) -> None:
-            for entry in entries:
-                await self._handle(entry, group, consumer_name, handler, meter, tries)
 
         claim_every_s = max(idle_ms / 2000, 0.005)
         next_claim_at = 0.0
@@ -162,13 +249,14 @@ class StreamBusBase(ABC):
                     )
                     if cursor == SCAN_DONE:
                         next_claim_at = time.monotonic() + claim_every_s
-                    meter.record_claimed(len(claimed))
-                    await handle_all(claimed)
-                await handle_all(
-                    await self._read_new(
-                        stream, group, consumer_name, batch_size, block_ms
-                    )
+                    context.meter.record_claimed(len(claimed))
+                    if claimed:
+                        await handle_all(claimed, context)
+                fresh = await self._read_new(
+                    stream, group, consumer_name, batch_size, block_ms
                 )
+                if fresh:
+                    await handle_all(fresh, context)
                 pause_s = 0.05
             except self.transient_errors as exc:
                 log.warning(
@@ -183,43 +271,80 @@ class StreamBusBase(ABC):
                     await asyncio.wait_for(stop.wait(), pause_s)
                 pause_s = min(pause_s * 2, 5.0)
 
+    async def _bury_if_exhausted(
+        self, entry: StreamEntry, context: _LoopContext
+    ) -> bool:
+        """Dead-letter an entry delivered more than ``max_deliveries`` times."""
+        if entry.delivery_count <= context.max_deliveries:
+            return False
+        await self._dead_letter(entry, context.group, context.consumer)
+        context.meter.record_dead_lettered()
+        log.error(
+            "stream.entry_dead_lettered",
+            stream=entry.stream,
+            entry_id=entry.entry_id,
+            event_id=entry.event_id,
+            deliveries=entry.delivery_count - 1,
+        )
+        return True
+
+    async def _record_failure(
+        self, entry: StreamEntry, context: _LoopContext, exc: Exception
+    ) -> None:
+        context.meter.record_failed()
+        error = describe_error(exc)
+        log.warning(
+            "stream.handler_failed",
+            stream=entry.stream,
+            entry_id=entry.entry_id,
+            event_id=entry.event_id,
+            delivery=entry.delivery_count,
+            error=error,
+        )
+        await self._note_failure(entry, context.group, error)
+
+    async def _handle_batch(
+        self, entries: list[StreamEntry], context: _LoopContext, handler: BatchHandler
+    ) -> None:
+        live = [e for e in entries if not await self._bury_if_exhausted(e, context)]
+        if not live:
+            return
+        try:
+            await handler(live)
+        except Exception as exc:  # any handler bug must leave the entries pending
+            if len(live) == 1:
+                await self._record_failure(live[0], context, exc)
+                return
+            log.warning(
+                "stream.batch_failed",
+                stream=live[0].stream,
+                entries=len(live),
+                error=describe_error(exc),
+            )
+            for entry in live:
+                await self._handle(entry, context, _single(handler), bury=False)
+            return
+        for entry in live:
+            context.meter.record_handled(entry.published_at)
+        await self._ack_many(live, context.group)
+
     async def _handle(
         self,
         entry: StreamEntry,
-        group: str,
-        consumer_name: str,
+        context: _LoopContext,
         handler: Handler,
-        meter: ProcessingMeter,
-        max_deliveries: int,
+        *,
+        bury: bool = True,
     ) -> None:
-        if entry.delivery_count > max_deliveries:
-            await self._dead_letter(entry, group, consumer_name)
-            meter.record_dead_lettered()
-            log.error(
-                "stream.entry_dead_lettered",
-                stream=entry.stream,
-                entry_id=entry.entry_id,
-                event_id=entry.event_id,
-                deliveries=entry.delivery_count - 1,
-            )
+        if bury and await self._bury_if_exhausted(entry, context):
             return
         try:
             await handler(entry)
         except Exception as exc:  # any handler bug must leave the entry pending
-            meter.record_failed()
-            error = describe_error(exc)
-            log.warning(
-                "stream.handler_failed",
-                stream=entry.stream,
-                entry_id=entry.entry_id,
-                event_id=entry.event_id,
-                delivery=entry.delivery_count,
-                error=error,
-            )
-            await self._note_failure(entry, group, error)
+            await self._record_failure(entry, context, exc)
             return
-        meter.record_handled(entry.published_at)
-        await self._ack(entry, group)
+        context.meter.record_handled(entry.published_at)
+        await self._ack(entry, context.group)
 
     def processing_metrics(
         self, stream: str, *, group: str | None = None
@@ -265,6 +390,11 @@ class StreamBusBase(ABC):
     @abstractmethod
     async def _ack(self, entry: StreamEntry, group: str) -> None:
         """Acknowledge the entry and forget its recorded error."""
+
+    async def _ack_many(self, entries: Sequence[StreamEntry], group: str) -> None:
+        """Acknowledge several entries; engines may do it in one round trip."""
+        for entry in entries:
+            await self._ack(entry, group)
 
     @abstractmethod
     async def _note_failure(self, entry: StreamEntry, group: str, error: str) -> None:

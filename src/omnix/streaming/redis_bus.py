@@ -349,6 +349,17 @@ class RedisStreamBus(StreamBusBase):
         pipe.hdel(self._errors_key(entry.stream), f"{group}:{entry.entry_id}")
         await pipe.execute()
 
+    async def _ack_many(self, entries: Sequence[StreamEntry], group: str) -> None:
+        """One XACK per stream (and the redelivered entries' errors dropped)."""
+        pipe = self._redis.pipeline(transaction=True)
+        for stream in {entry.stream for entry in entries}:
+            mine = [e for e in entries if e.stream == stream]
+            pipe.xack(self._key(stream), group, *[e.entry_id for e in mine])
+            retried = [f"{group}:{e.entry_id}" for e in mine if e.delivery_count > 1]
+            if retried:
+                pipe.hdel(self._errors_key(stream), *retried)
+        await pipe.execute()
+
     async def _note_failure(self, entry: StreamEntry, group: str, error: str) -> None:
         await self._redis.hset(
             self._errors_key(entry.stream), f"{group}:{entry.entry_id}", error
