@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +31,12 @@ from typing import Any
 import pytest
 
 CHROMIUM = os.environ.get("OMNIX_E2E_CHROMIUM", "/usr/lib/chromium/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+]
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 DEMO_PASSWORD = "e2e-demo-password-not-secret"
@@ -65,7 +71,12 @@ class Server:
         return (method.lower(), path) in self.served
 
     def api(
-        self, method: str, path: str, token: str | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        timeout: float = 60,
     ) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
@@ -74,7 +85,7 @@ class Server:
         request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
 
     def sign_in(self, email: str) -> dict[str, Any]:
@@ -110,14 +121,23 @@ def _omnix() -> str:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server() -> Iterator[Server]:
     external = os.environ.get("OMNIX_E2E_URL")
     if external:
         password = os.environ.get("OMNIX_DEMO_PASSWORD", DEMO_PASSWORD)
         yield _describe(external.rstrip("/"), password)
         return
 
-    data_dir = tmp_path_factory.mktemp("omnix-e2e")
+    # Not under pytest's basetemp: other pytest runs on the machine prune old
+    # basetemp folders, and this one must outlive the whole session.
+    data_dir = Path(tempfile.mkdtemp(prefix="omnix-e2e-"))
+    try:
+        yield from _serve_demo(data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _serve_demo(data_dir: Path) -> Iterator[Server]:
     env = {
         **os.environ,
         "OMNIX_DATA_DIR": str(data_dir),
@@ -144,14 +164,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, seconds=60)
-        yield _describe(url, DEMO_PASSWORD)
+        described = _describe(url, DEMO_PASSWORD)
+        _warm_up(described)
+        yield described
     finally:
+        died = process.poll()
         process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+        if died is not None:
+            tail = (data_dir / "serve.log").read_text(errors="replace")[-3000:]
+            sys.stderr.write(f"\nomnix serve had exited with {died}:\n{tail}\n")
+
+
+def _warm_up(server: Server) -> None:
+    """The first analysis fits the population models over every line (about
+    75 s on two cores); pay it once here rather than inside a page's timeout."""
+    path = "/v1/customers/{id}/replenishment-alerts"
+    if not server.serves("get", path):
+        return
+    login = server.sign_in(CUSTOMER_EMAIL)
+    household = login["user"]["customerId"]
+    server.api(
+        "GET", path.replace("{id}", household), token=login["accessToken"], timeout=600
+    )
 
 
 def _describe(url: str, password: str) -> Server:

@@ -59,7 +59,9 @@ def other_household(server: Server) -> str:
     token = server.sign_in(MANAGER_EMAIL)["accessToken"]
     page = server.api("GET", "/v1/customers?limit=5", token=token)
     own = own_household(server)
-    return next(item["customerId"] for item in page["items"] if item["customerId"] != own)
+    return next(
+        item["customerId"] for item in page["items"] if item["customerId"] != own
+    )
 
 
 def test_sign_in_page(page, server, screenshots):

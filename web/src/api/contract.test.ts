@@ -184,7 +184,15 @@ const GUIDE: GuideInterface[] = [
     path: "/v1/streaming/events/purchase",
     side: "response",
     steps: ["insights", "[]"],
-    fields: ["customerId", "insightType", "insight", "actionRequired", "priority", "timestamp", "data"],
+    fields: [
+      "customerId",
+      "insightType",
+      "insight",
+      "actionRequired",
+      "priority",
+      "timestamp",
+      "data",
+    ],
     waitingFor: "streaming events (guide section 5)",
   },
   {
@@ -268,7 +276,10 @@ describe("the guide's interfaces are in the generated types", () => {
       const body = bodyOf(entry);
       expect(body, `${where} has no JSON body`).toBeDefined();
       const root = follow(body, entry.steps);
-      expect(root, `${entry.name} not found at ${entry.steps.join(".") || "the body"}`).toBeDefined();
+      expect(
+        root,
+        `${entry.name} not found at ${entry.steps.join(".") || "the body"}`,
+      ).toBeDefined();
       expect(missingFields(root, entry.fields)).toEqual([]);
     });
   }

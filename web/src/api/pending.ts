@@ -11,9 +11,7 @@
 
 type Json<T> = { headers: { [name: string]: unknown }; content: { "application/json": T } };
 
-type PathPart<PathParams> = [PathParams] extends [never]
-  ? { path?: never }
-  : { path: PathParams };
+type PathPart<PathParams> = [PathParams] extends [never] ? { path?: never } : { path: PathParams };
 
 type Operation<PathParams, Query, Result> = {
   parameters: { query?: Query; header?: never; cookie?: never } & PathPart<PathParams>;
@@ -63,10 +61,7 @@ export interface ABTestResult {
 export interface RealtimeInsight {
   customerId: string;
   insightType:
-    | "segment_migration"
-    | "consumption_prediction"
-    | "behavior_anomaly"
-    | "recommendation_update";
+    "segment_migration" | "consumption_prediction" | "behavior_anomaly" | "recommendation_update";
   insight: string;
   actionRequired: boolean;
   priority: "low" | "medium" | "high" | "critical";
@@ -191,24 +186,12 @@ export interface PendingPaths {
     { days?: number; limit?: number },
     InventoryForecast
   >;
-  "/v1/customers/{id}/customer-profile-analysis": GetOnly<
-    CustomerPath,
-    never,
-    CustomerProfile
-  >;
+  "/v1/customers/{id}/customer-profile-analysis": GetOnly<CustomerPath, never, CustomerProfile>;
   "/v1/customers/{id}/ai-recommendations": GetOnly<
     CustomerPath,
     { limit?: number },
     { recommendations: Recommendation[]; confidence: number }
   >;
-  "/v1/customers/{id}/consumption-predictions": GetOnly<
-    CustomerPath,
-    never,
-    ConsumptionPattern[]
-  >;
-  "/v1/customers/{id}/replenishment-alerts": GetOnly<
-    CustomerPath,
-    never,
-    ReplenishmentAlert[]
-  >;
+  "/v1/customers/{id}/consumption-predictions": GetOnly<CustomerPath, never, ConsumptionPattern[]>;
+  "/v1/customers/{id}/replenishment-alerts": GetOnly<CustomerPath, never, ReplenishmentAlert[]>;
 }

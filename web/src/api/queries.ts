@@ -23,10 +23,7 @@ export function useSegmentPerformance(segmentIds: string[], periodDays = 90) {
     queries: segmentIds.map((segmentId) => ({
       queryKey: ["segments", segmentId, "performance", periodDays],
       queryFn: () =>
-        unwrap(
-          api.GET(path, { params: { path: { segmentId }, query: { periodDays } } }),
-          path,
-        ),
+        unwrap(api.GET(path, { params: { path: { segmentId }, query: { periodDays } } }), path),
       staleTime: 5 * MINUTE,
     })),
   });
@@ -72,8 +69,7 @@ export function useRevenue() {
   const path = "/v1/analytics/revenue";
   return useQuery({
     queryKey: ["analytics", "revenue"],
-    queryFn: () =>
-      unwrap(api.GET(path, { params: { query: { granularity: "week" } } }), path),
+    queryFn: () => unwrap(api.GET(path, { params: { query: { granularity: "week" } } }), path),
     staleTime: 5 * MINUTE,
   });
 }
@@ -87,14 +83,17 @@ export function useInventoryForecast(days = 7) {
   });
 }
 
-export function useCustomerSearch(search: string, cursor: string | null) {
+export function useCustomerSearch(search: string, cursor: string | null, enabled = true) {
   const path = "/v1/customers";
   return useQuery({
+    enabled,
     queryKey: ["customers", "search", search, cursor],
     queryFn: () =>
       unwrap(
         api.GET(path, {
-          params: { query: { search: search || undefined, cursor: cursor ?? undefined, limit: 20 } },
+          params: {
+            query: { search: search || undefined, cursor: cursor ?? undefined, limit: 20 },
+          },
         }),
         path,
       ),

@@ -51,7 +51,8 @@ describe("authFetch", () => {
     signInAs(CUSTOMER);
     let attempts = 0;
     const api = scriptApi({
-      "PATCH /v1/customers/1364/preferences": () => (++attempts === 1 ? failure(401, "expired") : json({})),
+      "PATCH /v1/customers/1364/preferences": () =>
+        ++attempts === 1 ? failure(401, "expired") : json({}),
       "POST /auth/refresh": () => json(PAIR),
     });
     const request = new Request("http://localhost:3000/v1/customers/1364/preferences", {
@@ -95,8 +96,12 @@ describe("authFetch", () => {
 
   it("passes a 403 through untouched", async () => {
     signInAs(CUSTOMER);
-    const api = scriptApi({ "GET /v1/customers/9/profile": () => failure(403, "Not your household") });
-    const response = await createAuthFetch()(new Request("http://localhost:3000/v1/customers/9/profile"));
+    const api = scriptApi({
+      "GET /v1/customers/9/profile": () => failure(403, "Not your household"),
+    });
+    const response = await createAuthFetch()(
+      new Request("http://localhost:3000/v1/customers/9/profile"),
+    );
     expect(response.status).toBe(403);
     expect(api.calls).toHaveLength(1);
     expect(accessToken()).toBe("access-1");

@@ -54,9 +54,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       onSessionEnded((reason) => {
         setUser(null);
         queryClient.clear();
-        setNotice(
-          reason === "expired" ? "Your session has ended. Please sign in again." : null,
-        );
+        setNotice(reason === "expired" ? "Your session has ended. Please sign in again." : null);
       }),
     [queryClient],
   );

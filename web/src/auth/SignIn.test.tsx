@@ -63,7 +63,9 @@ describe("sign-in", () => {
     });
     renderApp("/sign-in");
     await signIn("manager@omnix.demo", "wrong");
-    expect(await screen.findByRole("alert")).toHaveTextContent("The e-mail or password is not right.");
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "The e-mail or password is not right.",
+    );
   });
 
   it("returns to sign-in with a notice when the refresh fails", async () => {

@@ -44,8 +44,7 @@ export function Chart({ option, summary, height = 280 }: ChartProps) {
     const instance = echarts.init(host.current, undefined, { renderer: "canvas" });
     chart.current = instance;
     const resize = () => instance.resize();
-    const observer =
-      typeof ResizeObserver === "undefined" ? null : new ResizeObserver(resize);
+    const observer = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(resize);
     observer?.observe(host.current);
     window.addEventListener("resize", resize);
     return () => {

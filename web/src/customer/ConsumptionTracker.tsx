@@ -20,7 +20,12 @@ function timeline(patterns: Patterns, format: Formatter): ChartOption {
     },
     grid: { left: 8, right: 16, bottom: 8, top: 16, containLabel: true },
     xAxis: { type: "time" },
-    yAxis: { type: "category", data: names, inverse: true, axisLabel: { width: 140, overflow: "truncate" } },
+    yAxis: {
+      type: "category",
+      data: names,
+      inverse: true,
+      axisLabel: { width: 140, overflow: "truncate" },
+    },
     series: [
       {
         type: "scatter",
@@ -45,20 +50,26 @@ function timeline(patterns: Patterns, format: Formatter): ChartOption {
 export function ConsumptionTracker({ customerId }: { customerId: string }) {
   const predictions = useConsumptionPredictions(customerId);
   const format = useFormat();
-  const soonest = useMemo(
+  // Overdue products are the alerts' business; the tracker looks ahead.
+  const upcoming = useMemo(
     () =>
       [...(predictions.data ?? [])]
-        .sort((a, b) => a.predictedNextPurchaseDate.localeCompare(b.predictedNextPurchaseDate))
-        .slice(0, SHOWN),
-    [predictions.data],
+        .filter((pattern) => (format.daysFromNow(pattern.predictedNextPurchaseDate) ?? 0) >= 0)
+        .sort((a, b) => a.predictedNextPurchaseDate.localeCompare(b.predictedNextPurchaseDate)),
+    [predictions.data, format],
   );
+  const soonest = upcoming.slice(0, SHOWN);
   return (
-    <Panel title="Consumption tracker" wide description="When you are likely to buy each product next.">
+    <Panel
+      title="Consumption tracker"
+      wide
+      description="When you are likely to buy each product next."
+    >
       <QueryView
         query={predictions}
         loadingLabel="Loading predictions"
-        isEmpty={(data) => data.length === 0}
-        empty="Not enough purchases yet to predict your next ones."
+        isEmpty={() => upcoming.length === 0}
+        empty="No upcoming purchase predicted yet: it takes a few repeat purchases."
       >
         {() => (
           <>
@@ -78,12 +89,15 @@ export function ConsumptionTracker({ customerId }: { customerId: string }) {
                   <strong>{pattern.productName}</strong>
                   <span className="muted">
                     {" "}
-                    · every {format.number(pattern.averageDaysBetweenPurchases, 0)} days · confidence{" "}
-                    {format.percent(pattern.confidence)}
+                    · every {format.number(pattern.averageDaysBetweenPurchases, 0)} days ·
+                    confidence {format.percent(pattern.confidence)}
                   </span>
                 </li>
               ))}
             </ol>
+            {upcoming.length > SHOWN ? (
+              <p className="muted">and {upcoming.length - SHOWN} more products later.</p>
+            ) : null}
           </>
         )}
       </QueryView>

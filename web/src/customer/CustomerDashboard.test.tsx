@@ -22,9 +22,30 @@ const purchase = (id: string, day: string) => ({
 const recommendations = {
   confidence: 0.7,
   recommendations: [
-    { productId: "milk", productName: "Whole milk", category: "DAIRY", kind: "repurchase", reason: "You buy it every week", score: 0.9 },
-    { productId: "eggs", productName: "Free-range eggs", category: "EGGS", kind: "repurchase", reason: "Due in 2 days", score: 0.8 },
-    { productId: "kale", productName: "Kale", category: "PRODUCE", kind: "discovery", reason: "Popular with Champions", score: 0.4 },
+    {
+      productId: "milk",
+      productName: "Whole milk",
+      category: "DAIRY",
+      kind: "repurchase",
+      reason: "You buy it every week",
+      score: 0.9,
+    },
+    {
+      productId: "eggs",
+      productName: "Free-range eggs",
+      category: "EGGS",
+      kind: "repurchase",
+      reason: "Due in 2 days",
+      score: 0.8,
+    },
+    {
+      productId: "kale",
+      productName: "Kale",
+      category: "PRODUCE",
+      kind: "discovery",
+      reason: "Popular with Champions",
+      score: 0.4,
+    },
   ],
 };
 
@@ -48,7 +69,8 @@ describe("customer dashboard", () => {
     signInAs(CUSTOMER);
     scriptApi({
       "GET /v1/config": () => json(STORE_CONFIG),
-      "GET /v1/customers/99/profile": () => failure(403, "Customers may only access their own data"),
+      "GET /v1/customers/99/profile": () =>
+        failure(403, "Customers may only access their own data"),
     });
     renderApp("/customers/99");
     expect(await screen.findByRole("heading", { name: "Not your household" })).toBeInTheDocument();
@@ -66,10 +88,11 @@ describe("customer dashboard", () => {
     });
     renderApp("/customers/1364");
     const list = await screen.findByTestId("recommendations");
-    expect(within(list).getAllByTestId("recommendation").map((item) => item.textContent)).toEqual([
-      expect.stringContaining("Whole milk"),
-      expect.stringContaining("Free-range eggs"),
-    ]);
+    expect(
+      within(list)
+        .getAllByTestId("recommendation")
+        .map((item) => item.textContent),
+    ).toEqual([expect.stringContaining("Whole milk"), expect.stringContaining("Free-range eggs")]);
 
     const user = userEvent.setup();
     const buyAgain = screen.getByRole("tab", { name: "Buy again" });
@@ -116,7 +139,9 @@ describe("customer dashboard", () => {
       "GET /v1/customers/1364/purchases": (_request, url) =>
         url.searchParams.get("cursor") === "page-2"
           ? json([purchase("3", "2017-11-01")])
-          : json([purchase("1", "2017-12-20"), purchase("2", "2017-12-19")], 200, { "X-Next-Cursor": "page-2" }),
+          : json([purchase("1", "2017-12-20"), purchase("2", "2017-12-19")], 200, {
+              "X-Next-Cursor": "page-2",
+            }),
     });
     renderApp("/customers/1364");
     const table = await screen.findByTestId("purchases");

@@ -12,7 +12,13 @@ const TRAITS = [
   ["bulkBuyer", "Buys in bulk"],
 ] as const;
 
-export function PersonalInsights({ customerId, profile }: { customerId: string; profile: Profile }) {
+export function PersonalInsights({
+  customerId,
+  profile,
+}: {
+  customerId: string;
+  profile: Profile;
+}) {
   const analysis = useProfileAnalysis(customerId);
   const format = useFormat();
   const summary = profile.purchaseSummary;
@@ -29,7 +35,9 @@ export function PersonalInsights({ customerId, profile }: { customerId: string; 
         </div>
         <div>
           <dt>Average order</dt>
-          <dd>{format.money(summary.orderCount ? summary.totalSpent / summary.orderCount : null)}</dd>
+          <dd>
+            {format.money(summary.orderCount ? summary.totalSpent / summary.orderCount : null)}
+          </dd>
         </div>
         <div>
           <dt>Last visit</dt>
@@ -59,7 +67,9 @@ export function PersonalInsights({ customerId, profile }: { customerId: string; 
               Estimated household: age {data.demographics.estimatedAgeGroup || "unknown"}, income{" "}
               {data.demographics.estimatedIncomeLevel || "unknown"}, {data.demographics.familySize}{" "}
               {data.demographics.familySize === 1 ? "person" : "people"}
-              {data.demographics.lifestyle.length ? ` · ${data.demographics.lifestyle.join(", ")}` : ""}
+              {data.demographics.lifestyle.length
+                ? ` · ${data.demographics.lifestyle.join(", ")}`
+                : ""}
             </p>
           </div>
         )}

@@ -21,12 +21,20 @@ const toList = (text: string) =>
     .filter(Boolean);
 
 /** Edit the household's preferences; sends only what changed (PATCH). */
-export function PreferencesForm({ customerId, preferences }: { customerId: string; preferences: Preferences }) {
+export function PreferencesForm({
+  customerId,
+  preferences,
+}: {
+  customerId: string;
+  preferences: Preferences;
+}) {
   const queryClient = useQueryClient();
   const [categories, setCategories] = useState((preferences.favoriteCategories ?? []).join(", "));
   const [brands, setBrands] = useState((preferences.preferredBrands ?? []).join(", "));
   const [diet, setDiet] = useState((preferences.dietaryRestrictions ?? []).join(", "));
-  const [channels, setChannels] = useState<Set<Channel>>(new Set(preferences.communicationChannels ?? []));
+  const [channels, setChannels] = useState<Set<Channel>>(
+    new Set(preferences.communicationChannels ?? []),
+  );
   const [reminders, setReminders] = useState(preferences.replenishmentReminders ?? true);
   const [marketing, setMarketing] = useState(preferences.marketingOptIn ?? false);
 
@@ -74,9 +82,19 @@ export function PreferencesForm({ customerId, preferences }: { customerId: strin
           aria-describedby="pref-list-hint"
         />
         <label htmlFor="pref-brands">Preferred brands</label>
-        <input id="pref-brands" value={brands} onChange={(event) => setBrands(event.target.value)} aria-describedby="pref-list-hint" />
+        <input
+          id="pref-brands"
+          value={brands}
+          onChange={(event) => setBrands(event.target.value)}
+          aria-describedby="pref-list-hint"
+        />
         <label htmlFor="pref-diet">Dietary restrictions</label>
-        <input id="pref-diet" value={diet} onChange={(event) => setDiet(event.target.value)} aria-describedby="pref-list-hint" />
+        <input
+          id="pref-diet"
+          value={diet}
+          onChange={(event) => setDiet(event.target.value)}
+          aria-describedby="pref-list-hint"
+        />
         <p id="pref-list-hint" className="muted">
           Separate several with commas.
         </p>
@@ -94,11 +112,19 @@ export function PreferencesForm({ customerId, preferences }: { customerId: strin
           ))}
         </fieldset>
         <label className="inline">
-          <input type="checkbox" checked={reminders} onChange={(event) => setReminders(event.target.checked)} />{" "}
+          <input
+            type="checkbox"
+            checked={reminders}
+            onChange={(event) => setReminders(event.target.checked)}
+          />{" "}
           Remind me when something runs low
         </label>
         <label className="inline">
-          <input type="checkbox" checked={marketing} onChange={(event) => setMarketing(event.target.checked)} />{" "}
+          <input
+            type="checkbox"
+            checked={marketing}
+            onChange={(event) => setMarketing(event.target.checked)}
+          />{" "}
           Send me offers
         </label>
         <div className="form-end">

@@ -48,7 +48,9 @@ export function ShoppingHistory({ customerId }: { customerId: string }) {
                         {line.brand ? <span className="muted"> · {line.brand}</span> : null}
                       </th>
                       <td>{line.category ?? "—"}</td>
-                      <td className="num">{format.number(line.quantity, Number.isInteger(line.quantity) ? 0 : 2)}</td>
+                      <td className="num">
+                        {format.number(line.quantity, Number.isInteger(line.quantity) ? 0 : 2)}
+                      </td>
                       <td className="num">{format.money(line.price)}</td>
                       <td className="num">{format.money(line.totalAmount)}</td>
                     </tr>

@@ -81,7 +81,10 @@ export function InsightsPanel({ openSocket }: { openSocket?: OpenSocket }) {
       ) : (
         <ol className="feed" aria-label="Insights, newest first" aria-live="polite">
           {visible.map((insight, index) => (
-            <InsightItem key={`${insight.timestamp}-${insight.customerId}-${index}`} insight={insight} />
+            <InsightItem
+              key={`${insight.timestamp}-${insight.customerId}-${index}`}
+              insight={insight}
+            />
           ))}
         </ol>
       )}

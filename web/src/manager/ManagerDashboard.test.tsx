@@ -34,7 +34,9 @@ describe("segments overview", () => {
     // Revenue and moves arrive from each segment's performance.
     await waitFor(() => expect(champions).toHaveTextContent("$10,000.00"));
     expect(rows[7]).toHaveTextContent("$6,500.00");
-    expect(screen.getByRole("img", { name: /^Customers per segment\. Champions: 100/ })).toBeInTheDocument();
+    expect(
+      screen.getByRole("img", { name: /^Customers per segment\. Champions: 100/ }),
+    ).toBeInTheDocument();
     expect(
       await screen.findByRole("img", { name: /Customers per segment at 2 computations/ }),
     ).toBeInTheDocument();
@@ -139,7 +141,14 @@ describe("customer search", () => {
           url.searchParams.get("search") === "13"
             ? {
                 items: [
-                  { customerId: "13", name: null, email: null, ageGroup: "35-44", incomeLevel: "50-74K", createdAt: "2017-01-01T00:00:00Z" },
+                  {
+                    customerId: "13",
+                    name: null,
+                    email: null,
+                    ageGroup: "35-44",
+                    incomeLevel: "50-74K",
+                    createdAt: "2017-01-01T00:00:00Z",
+                  },
                 ],
                 nextCursor: null,
               }

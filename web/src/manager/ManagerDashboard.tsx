@@ -9,9 +9,9 @@ export function ManagerDashboard() {
     <>
       <h1>Supermarket manager dashboard</h1>
       <div className="grid">
+        <SegmentsPanel />
         <CustomerSearch />
         <InsightsPanel />
-        <SegmentsPanel />
         <AbTestsPanel />
         <InventoryPanel />
         <RevenuePanel />
@@ -25,7 +25,7 @@ export function CustomersPage() {
     <>
       <h1>Households</h1>
       <div className="grid">
-        <CustomerSearch wide />
+        <CustomerSearch wide browse />
       </div>
     </>
   );

@@ -113,7 +113,12 @@ export function InventoryPanel() {
                 ],
               }}
             />
-            <div className="table-scroll" tabIndex={0} role="region" aria-label="Expected units per product">
+            <div
+              className="table-scroll"
+              tabIndex={0}
+              role="region"
+              aria-label="Expected units per product"
+            >
               <table>
                 <thead>
                   <tr>

@@ -69,8 +69,8 @@ export function SegmentsPanel() {
       <QueryView
         query={overview}
         loadingLabel="Loading segments"
-        isEmpty={(data) => data.segments.length === 0}
-        empty="No segments computed yet."
+        isEmpty={(data) => data.segments.length === 0 || data.statistics.segmentedCustomers === 0}
+        empty="Segments have not been computed yet: they appear after the first recomputation (omnix segments recompute, or the schedule)."
       >
         {(data) => (
           <SegmentsView segments={data.segments} statistics={data.statistics} format={format} />
@@ -166,7 +166,11 @@ function SegmentsView({ segments, statistics, format }: SegmentsViewProps) {
           </tbody>
         </table>
       </div>
-      <SizeTrend segments={segments} bySegment={bySegment} loading={performance.some((q) => q.isPending)} />
+      <SizeTrend
+        segments={segments}
+        bySegment={bySegment}
+        loading={performance.some((q) => q.isPending)}
+      />
     </>
   );
 }
@@ -208,7 +212,10 @@ function SizeTrend({
             yAxis: { type: "value", name: "Customers" },
             series: segments.map((segment) => {
               const points = new Map(
-                (bySegment.get(segment.segmentId)?.trend ?? []).map((p) => [p.asOf, p.customerCount]),
+                (bySegment.get(segment.segmentId)?.trend ?? []).map((p) => [
+                  p.asOf,
+                  p.customerCount,
+                ]),
               );
               return {
                 name: segment.segmentName,

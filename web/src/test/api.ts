@@ -30,7 +30,13 @@ export function scriptApi(routes: Record<string, Handler>): ScriptedApi {
       const request = input instanceof Request ? input : new Request(input, init);
       const url = new URL(request.url);
       const body = request.method === "GET" ? "" : await request.clone().text();
-      record.calls.push({ method: request.method, path: url.pathname, url, headers: request.headers, body });
+      record.calls.push({
+        method: request.method,
+        path: url.pathname,
+        url,
+        headers: request.headers,
+        body,
+      });
       const handler = routes[`${request.method} ${url.pathname}`];
       return handler ? handler(request, url) : failure(404, "Not Found");
     }),
@@ -46,11 +52,26 @@ export const STORE_CONFIG = {
   clockPinned: true,
 };
 
-export function signInAs(user: { id: string; email: string; roles: string[]; customerId?: string | null }) {
+export function signInAs(user: {
+  id: string;
+  email: string;
+  roles: string[];
+  customerId?: string | null;
+}) {
   localStorage.setItem("omnix.accessToken", "access-1");
   localStorage.setItem("omnix.refreshToken", "refresh-1");
   localStorage.setItem("omnix.user", JSON.stringify(user));
 }
 
-export const MANAGER = { id: "u-m", email: "manager@omnix.demo", roles: ["manager"], customerId: null };
-export const CUSTOMER = { id: "u-c", email: "customer@omnix.demo", roles: ["customer"], customerId: "1364" };
+export const MANAGER = {
+  id: "u-m",
+  email: "manager@omnix.demo",
+  roles: ["manager"],
+  customerId: null,
+};
+export const CUSTOMER = {
+  id: "u-c",
+  email: "customer@omnix.demo",
+  roles: ["customer"],
+  customerId: "1364",
+};

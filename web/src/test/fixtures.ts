@@ -41,7 +41,13 @@ export const segmentsOverview = {
     segmentId: name.toLowerCase().replace(/[^a-z]+/g, "_"),
     segmentName: name,
     description: `${name} households`,
-    criteria: { summary: "", priority: index + 1, rfmBoxes: [], byTenure: false, newCustomerDays: 90 },
+    criteria: {
+      summary: "",
+      priority: index + 1,
+      rfmBoxes: [],
+      byTenure: false,
+      newCustomerDays: 90,
+    },
     customerCount: 100 + index * 10,
     shareOfCustomers: (100 + index * 10) / 1080,
     averageOrderValue: 40 - index,
@@ -98,8 +104,22 @@ export function segmentPerformance(segmentId: string, index: number) {
     topSources: [],
     topDestinations: [],
     trend: [
-      { asOf: "2017-10-01T00:00:00Z", computedAt: "2018-01-01T00:00:00Z", customerCount: 90 + index * 10, shareOfCustomers: 0.1, averageOrderValue: 40, averageConfidence: 0.6 },
-      { asOf: "2018-01-01T00:00:00Z", computedAt: "2018-01-01T00:00:00Z", customerCount: 100 + index * 10, shareOfCustomers: 0.1, averageOrderValue: 40, averageConfidence: 0.6 },
+      {
+        asOf: "2017-10-01T00:00:00Z",
+        computedAt: "2018-01-01T00:00:00Z",
+        customerCount: 90 + index * 10,
+        shareOfCustomers: 0.1,
+        averageOrderValue: 40,
+        averageConfidence: 0.6,
+      },
+      {
+        asOf: "2018-01-01T00:00:00Z",
+        computedAt: "2018-01-01T00:00:00Z",
+        customerCount: 100 + index * 10,
+        shareOfCustomers: 0.1,
+        averageOrderValue: 40,
+        averageConfidence: 0.6,
+      },
     ],
   };
 }
