@@ -6,12 +6,11 @@ Two views of the same transactions are kept:
   quantity, sales value). What happened after the split is read from here,
   so the held-out truth is exactly the one DESIGN.md's baseline figures were
   measured on (83,652 eligible pairs with all lines counted).
-* ``lines``: what the engine is given, in its ``lines`` contract. Lines with
-  a quantity or a sales value of zero or less are dropped (returns, free
-  items, coupon adjustments). Fuel is sold by volume with quantities in the
-  tens of thousands; a fuel line (department ``FUEL`` or a ``GASOLINE``
-  product type) is read as one fill-up: quantity 1, price = sales value, so
-  that fuel still shows its rhythm without swamping unit counts.
+* ``lines``: what the engine is given, shaped exactly as the demo database
+  holds them (:mod:`omnix.ingest.completejourney`): lines with a quantity or
+  a sales value of zero or less are left out (returns, free items, coupon
+  adjustments), and a fuel line, sold by volume in the tens of thousands,
+  is one fill-up (quantity 1, price = sales value).
 
 Timestamps are naive in the file and taken as UTC. Product names are
 ``"<product type> <package size>"`` in title case.
@@ -20,9 +19,12 @@ Timestamps are naive in the file and taken as UTC. Product names are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+
+from omnix.ingest import completejourney
 
 __all__ = ["CompleteJourneyFrames", "data_directory", "load_complete_journey"]
 
@@ -95,37 +97,20 @@ def load_complete_journey(directory: Path | None = None) -> CompleteJourneyFrame
         "sales_value",
     )
     catalogue = _catalogue(products)
-    fuel = products.select(
-        pl.col("product_id").cast(pl.Utf8),
-        (
-            (pl.col("department") == "FUEL")
-            | pl.col("product_type").str.contains("GASOLINE")
-        )
-        .fill_null(False)
-        .alias("fuel"),
-    )
+    # The same shaping as the demo database (omnix.ingest.completejourney):
+    # the engine is evaluated on exactly the lines the service would hold.
+    shaped = completejourney.load(datetime(2099, 1, 1, tzinfo=UTC))
     attributes = catalogue.select("product_id", "category", "department", "brand")
-    lines = (
-        raw.filter((pl.col("quantity") > 0) & (pl.col("sales_value") > 0))
-        .join(attributes, on="product_id", how="left")
-        .join(fuel, on="product_id", how="left")
-        .with_columns(
-            pl.when(pl.col("fuel").fill_null(False))
-            .then(1.0)
-            .otherwise(pl.col("quantity"))
-            .alias("q")
-        )
-        .select(
-            "customer_id",
-            "order_id",
-            "product_id",
-            "purchased_at",
-            pl.col("q").alias("quantity"),
-            (pl.col("sales_value") / pl.col("q")).alias("price"),
-            "category",
-            "department",
-            "brand",
-        )
+    lines = shaped.lines.join(attributes, on="product_id", how="left").select(
+        "customer_id",
+        "order_id",
+        "product_id",
+        pl.col("purchased_at").dt.cast_time_unit("us"),
+        "quantity",
+        "price",
+        "category",
+        "department",
+        "brand",
     )
     demographics = pl.read_parquet(folder / "demographics.parquet").select(
         pl.col("household_id").cast(pl.Utf8).alias("customer_id"),

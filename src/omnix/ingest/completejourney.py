@@ -3,7 +3,8 @@
 2,469 households, 1.47M line items of 2017, 92k products and the declared
 demographics of 801 households. The data is real and messy: lines that the
 API's validation would refuse (zero quantities, fuel sold by the gallon in the
-tens of thousands, lines worth nothing) are set aside with their reason.
+tens of thousands, lines worth nothing) are set aside with their reason,
+except fuel, which is kept as one fill-up per line.
 """
 
 from __future__ import annotations
@@ -106,17 +107,30 @@ def _with_unlisted(products: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([products, unlisted], how="diagonal")
 
 
+def _fuel_products() -> pl.Series:
+    products = pl.read_parquet(data_dir() / "products.parquet")
+    fuel = (pl.col("department") == "FUEL") | pl.col("product_type").str.contains(
+        "GASOLINE"
+    )
+    return products.filter(fuel.fill_null(False))["product_id"]
+
+
 def load(now: datetime) -> CompleteJourney:
     """Read, validate and shape the whole data set; nothing is written."""
     raw = pl.read_parquet(data_dir() / "transactions.parquet")
     value_is_zero = raw["sales_value"] <= 0
+    fuel = _fuel_products()
+    # Fuel is sold by volume (quantities in the tens of thousands): one fuel
+    # line is recorded as one fill-up at its sales value.
+    is_fuel = raw["product_id"].is_in(fuel) & (raw["quantity"] > 0)
+    quantity = pl.when(is_fuel).then(1.0).otherwise(pl.col("quantity").cast(pl.Float64))
     frame = raw.select(
         pl.col("household_id").cast(pl.Utf8).alias("customer_id"),
         pl.col("product_id").cast(pl.Utf8),
         pl.col("basket_id").cast(pl.Utf8).alias("order_id"),
         pl.col("store_id").cast(pl.Utf8),
-        pl.col("quantity").cast(pl.Float64),
-        (pl.col("sales_value") / pl.col("quantity")).round(4).alias("price"),
+        quantity.alias("quantity"),
+        (pl.col("sales_value") / quantity).round(4).alias("price"),
         pl.col("transaction_timestamp")
         .dt.replace_time_zone("UTC")
         .alias("purchased_at"),
