@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+# The analytics tests' small store, for the end-to-end analyser tests.
+from tests.analytics.conftest import store  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class ScriptedProvider(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.replies: deque[ScriptedReply] = deque()
+        # Answers computed from each request, for concurrent requests whose
+        # arrival order is not known; used once the queued replies run out.
+        self.responder: Callable[[ReceivedRequest], ScriptedReply] | None = None
         self.received: list[ReceivedRequest] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -65,9 +71,11 @@ class ScriptedProvider(ThreadingHTTPServer):
     def next_reply(self, request: ReceivedRequest) -> ScriptedReply:
         with self._lock:
             self.received.append(request)
-            if not self.replies:
-                return ScriptedReply(599, {"message": "no scripted reply left"})
-            return self.replies.popleft()
+            if self.replies:
+                return self.replies.popleft()
+        if self.responder is not None:
+            return self.responder(request)
+        return ScriptedReply(599, {"message": "no scripted reply left"})
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -38,7 +38,13 @@ def usage_row(
 ) -> AnalysisUsage:
     """The ledger row of one call, priced."""
     cost = prices.cost_of(analyser.price_model_id, usage, created_at)
-    priced = isinstance(cost, Cost)
+    cost_usd: float | None = None
+    if isinstance(cost, Cost):
+        cost_usd = float(cost.total_usd)
+    elif usage.total_tokens == 0:
+        # Nothing was billed (the provider was never reached): a known zero
+        # whatever the price, not an unknown.
+        cost_usd = 0.0
     if error_message is not None and len(error_message) > MAX_ERROR_MESSAGE:
         error_message = error_message[: MAX_ERROR_MESSAGE - 1] + "…"
     return AnalysisUsage(
@@ -49,8 +55,8 @@ def usage_row(
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         cached_tokens=usage.cached_tokens,
-        cost_usd=float(cost.total_usd) if isinstance(cost, Cost) else None,
-        unpriced=not priced,
+        cost_usd=cost_usd,
+        unpriced=cost_usd is None,
         price_version=cost.price_version if isinstance(cost, Cost) else None,
         latency_ms=round(latency_ms, 2),
         success=success,
