@@ -164,3 +164,16 @@ def _isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     # Never wait on the EC2 instance metadata service from a test.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def fitted_shop() -> Any:
+    """The engine tests' simulated shop with its population models (fitted once)."""
+    from omnix.engine.population import fit_population_models
+    from tests.engine.conftest import simulate_shop
+
+    shop = simulate_shop()
+    models = fit_population_models(
+        shop.history, shop.catalogue, shop.customers, shop.split
+    )
+    return shop, models
