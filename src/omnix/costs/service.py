@@ -69,11 +69,11 @@ def _figures(row: Any) -> dict[str, Any]:
         "output_tokens": int(row.output_tokens),
         "cached_tokens": int(row.cached_tokens),
         "total_tokens": tokens,
-        "total_cost": round(cost, 8),
+        "total_cost": round(cost, 10),
         "priced_calls": priced,
         "unpriced_calls": int(row.unpriced_calls),
         "unpriced_tokens": int(row.unpriced_tokens),
-        "cost_per_analysis": round(cost / priced, 8) if priced else None,
+        "cost_per_analysis": round(cost / priced, 10) if priced else None,
         "average_latency_ms": round(float(latency), 2) if latency is not None else None,
     }
 
@@ -114,7 +114,8 @@ async def _spend(
 
 
 def _ratio(cost: float, spend: float) -> float | None:
-    return round(cost / spend, 8) if spend > 0 else None
+    # Not rounded: analysis costs are tiny next to a basket's value.
+    return cost / spend if spend > 0 else None
 
 
 async def cost_analytics(
