@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnix.auth.models import LoginSession
@@ -79,8 +80,14 @@ async def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     claims = context.signer.verify(credentials.credentials)
-    login_session = await session.get(LoginSession, claims.session_id)
-    if login_session is None or login_session.revoked_at is not None:
+    # One indexed lookup per request: a session revoked by sign-out or by a
+    # reused refresh token ends its access tokens at once, in every process.
+    live = await session.scalar(
+        select(LoginSession.id).where(
+            LoginSession.id == claims.session_id, LoginSession.revoked_at.is_(None)
+        )
+    )
+    if live is None:
         raise Unauthorized("Session has ended")
     return Principal(
         user_id=claims.user_id,

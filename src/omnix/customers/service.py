@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import Select, func, literal, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,8 +80,33 @@ def _aware(value: Any) -> datetime | None:
 async def profile(
     session: AsyncSession, customer_id: str
 ) -> schemas.CustomerProfileDto:
-    customer = await get_customer(session, customer_id)
-    return profile_dto(customer, await purchase_summary(session, customer_id))
+    """The profile and its purchase totals, read in one statement."""
+    lines = (
+        select(PurchaseLine).where(PurchaseLine.customer_id == customer_id).subquery()
+    )
+    totals = select(
+        func.count(func.distinct(lines.c.order_id)).label("orders"),
+        func.count().label("lines"),
+        func.coalesce(func.sum(lines.c.quantity * lines.c.price), 0.0).label("spent"),
+        func.min(lines.c.purchased_at).label("first"),
+        func.max(lines.c.purchased_at).label("last"),
+    ).subquery()
+    query = (
+        select(Customer, totals)
+        .join(totals, literal(True))
+        .where(Customer.id == customer_id)
+    )
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise NotFound(f"Customer {customer_id} not found")
+    summary = schemas.PurchaseSummary(
+        order_count=row.orders,
+        line_count=row.lines,
+        total_spent=round(float(row.spent), 2),
+        first_purchase_at=_aware(row.first),
+        last_purchase_at=_aware(row.last),
+    )
+    return profile_dto(row[0], summary)
 
 
 def profile_dto(
@@ -267,7 +292,6 @@ async def list_purchases(
     session: AsyncSession, customer_id: str, limit: int, before: str | None
 ) -> tuple[list[schemas.Purchase], str | None]:
     """Newest first; ``before`` is the cursor the previous page returned."""
-    await get_customer(session, customer_id)
     query = (
         _purchase_query()
         .where(PurchaseLine.customer_id == customer_id)
@@ -280,6 +304,9 @@ async def list_purchases(
             tuple_(PurchaseLine.purchased_at, PurchaseLine.id) < (timestamp, line_id)
         )
     rows = (await session.execute(query)).all()
+    if not rows:
+        # Only an empty page needs to tell "no purchases" from "no customer".
+        await get_customer(session, customer_id)
     page = [purchase_dto(line, product) for line, product in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
