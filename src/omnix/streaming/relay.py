@@ -1,0 +1,178 @@
+"""From the outbox to the bus: after each request, and in the background.
+
+The accepting request publishes its own events right after its commit.
+When the bus is unreachable (Redis down) or slower than
+``publish_timeout_s``, the events stay in the outbox (``published_at`` is
+null) and the request still succeeds: they were acknowledged when stored.
+The relay loop of every ``omnix serve`` and ``omnix worker`` process then
+publishes what is older than ``relay_grace_s``, oldest first, until the bus
+answers again. Two relays may publish the same event twice; consumers are
+idempotent, so that costs a redundant delivery, nothing more.
+
+Events can also be lost after publication: the embedded bus forgets
+everything on exit, and Redis may lose or trim entries. At start the
+embedded engine republishes every unprocessed event; with Redis, an event
+published more than ``republish_after_s`` ago and still unprocessed while
+the stream has nothing pending nor unread is republished, at most
+:data:`MAX_PUBLISH_ATTEMPTS` times (a poison event is then left to the dead
+letters and the metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from omnix.context import AppContext
+from omnix.streaming.bus import StreamNotFoundError, describe_error
+from omnix.streaming.models import StreamEvent
+
+if TYPE_CHECKING:
+    from omnix.streaming.runtime import StreamingRuntime
+
+log = structlog.get_logger()
+
+RELAY_BATCH = 1_000
+MAX_PUBLISH_ATTEMPTS = 3
+
+
+async def publish(
+    context: AppContext,
+    runtime: StreamingRuntime,
+    payloads: Sequence[dict[str, Any]],
+) -> bool:
+    """Publish events and mark them published; False if the bus failed."""
+    if not payloads:
+        return True
+    settings = runtime.settings
+    failures: tuple[type[BaseException], ...] = (
+        *runtime.bus.transient_errors,
+        TimeoutError,
+        OSError,
+    )
+    try:
+        await asyncio.wait_for(
+            runtime.bus.publish_many(settings.stream, payloads),
+            settings.publish_timeout_s,
+        )
+    except failures as exc:
+        log.warning(
+            "streaming.publish_deferred",
+            events=len(payloads),
+            error=describe_error(exc),
+        )
+        return False
+    ids = [payload["eventId"] for payload in payloads]
+    async with context.db.transaction() as session:
+        for start in range(0, len(ids), RELAY_BATCH):
+            await session.execute(
+                update(StreamEvent)
+                .where(StreamEvent.event_id.in_(ids[start : start + RELAY_BATCH]))
+                .values(
+                    published_at=context.clock.wall(),
+                    publish_attempts=StreamEvent.publish_attempts + 1,
+                )
+            )
+    return True
+
+
+async def _relay(
+    context: AppContext, runtime: StreamingRuntime, condition: ColumnElement[bool]
+) -> int:
+    async with context.db.session() as session:
+        payloads = list(
+            await session.scalars(
+                select(StreamEvent.payload)
+                .where(condition)
+                .order_by(StreamEvent.accepted_at)
+                .limit(RELAY_BATCH)
+            )
+        )
+    if payloads and await publish(context, runtime, payloads):
+        log.info("streaming.relayed", events=len(payloads))
+        return len(payloads)
+    return 0
+
+
+async def relay_unpublished(context: AppContext, runtime: StreamingRuntime) -> int:
+    """Publish up to :data:`RELAY_BATCH` events the bus never took."""
+    grace = timedelta(seconds=runtime.settings.relay_grace_s)
+    return await _relay(
+        context,
+        runtime,
+        StreamEvent.published_at.is_(None)
+        & (StreamEvent.accepted_at <= context.clock.wall() - grace),
+    )
+
+
+async def republish_unprocessed(context: AppContext, runtime: StreamingRuntime) -> int:
+    """Publish every unprocessed event again (the embedded bus, at start)."""
+    total = 0
+    since: datetime | None = None
+    while True:
+        condition: ColumnElement[bool] = StreamEvent.processed_at.is_(None)
+        if since is not None:
+            condition = condition & (StreamEvent.accepted_at > since)
+        async with context.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(StreamEvent.payload, StreamEvent.accepted_at)
+                    .where(condition)
+                    .order_by(StreamEvent.accepted_at)
+                    .limit(RELAY_BATCH)
+                )
+            ).all()
+        if not rows or not await publish(context, runtime, [r[0] for r in rows]):
+            return total
+        total += len(rows)
+        since = rows[-1][1]
+        if len(rows) < RELAY_BATCH:
+            return total
+
+
+async def republish_lost(context: AppContext, runtime: StreamingRuntime) -> int:
+    """Publish again what the bus lost (see the module docstring)."""
+    try:
+        info = await runtime.bus.stream_info(
+            runtime.settings.stream, group=runtime.settings.group
+        )
+    except StreamNotFoundError:
+        info = None
+    if info is not None and (info.pending > 0 or (info.lag or 0) > 0):
+        return 0  # the stream still holds work: nothing is known to be lost
+    cutoff = context.clock.wall() - timedelta(
+        seconds=runtime.settings.republish_after_s
+    )
+    return await _relay(
+        context,
+        runtime,
+        StreamEvent.processed_at.is_(None)
+        & (StreamEvent.published_at <= cutoff)
+        & (StreamEvent.publish_attempts < MAX_PUBLISH_ATTEMPTS),
+    )
+
+
+async def run_relay(context: AppContext, runtime: StreamingRuntime) -> None:
+    """The background relay of one process; runs until cancelled."""
+    settings = runtime.settings
+    next_lost_check = 0.0
+    while True:
+        try:
+            # Drain the backlog while full batches come out.
+            while await relay_unpublished(context, runtime) == RELAY_BATCH:
+                pass
+            if time.monotonic() >= next_lost_check:
+                next_lost_check = time.monotonic() + settings.republish_after_s / 2
+                await republish_lost(context, runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next round retries
+            log.warning("streaming.relay_failed", error=describe_error(exc))
+        await asyncio.sleep(settings.relay_interval_s)

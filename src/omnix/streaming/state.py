@@ -1,0 +1,330 @@
+"""Household features kept by the stream and updated one purchase line at a time.
+
+On first sight (and after ``state_refresh_hours``) a household's state is
+built from the purchases table, leaving out the lines of events not yet
+processed: those are added when their events are applied, so no line counts
+twice. RFM totals follow the definitions of :mod:`omnix.segments.features`
+(distinct orders, spend, first and last purchase); the recent order values,
+hours of day and departments feed the behaviour rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from omnix.catalogue.models import Product
+from omnix.customers.models import Customer, PurchaseLine
+from omnix.segments.models import CurrentSegment
+from omnix.streaming.models import (
+    EVENT_PURCHASE,
+    CustomerStreamState,
+    StreamEvent,
+    dialect_insert,
+)
+
+# Orders kept for the basket-value rule: enough for a stable median and
+# spread, small enough to rewrite with every event.
+RECENT_ORDERS = 100
+_CHUNK = 500
+
+LineKey = tuple[str, str, str, int]  # customer, order, product, line number
+
+
+def _aware(value: Any) -> datetime:
+    # Aggregates bypass the column type: SQLite hands back naive text.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass
+class CustomerState:
+    """One household's stream features (see the module docstring)."""
+
+    customer_id: str
+    account_opened_at: datetime
+    first_purchase_at: datetime | None = None
+    last_purchase_at: datetime | None = None
+    order_count: int = 0
+    total_spend: float = 0.0
+    # [order id, epoch seconds of its first line, value], oldest first.
+    recent_orders: list[list[Any]] = field(default_factory=list)
+    hour_counts: list[int] = field(default_factory=lambda: [0] * 24)
+    department_counts: dict[str, int] = field(default_factory=dict)
+    segment_id: str | None = None
+    refreshed_at: datetime | None = None
+
+    def order_value(self, order_id: str) -> float | None:
+        for row in self.recent_orders:
+            if row[0] == order_id:
+                return float(row[2])
+        return None
+
+    def other_order_values(self, order_id: str) -> list[float]:
+        return [float(row[2]) for row in self.recent_orders if row[0] != order_id]
+
+    def add_line(
+        self,
+        order_id: str,
+        at: datetime,
+        value: float,
+        department: str | None,
+        zone: ZoneInfo,
+    ) -> bool:
+        """Apply one purchase line; True when it opened a new order."""
+        self.total_spend += value
+        if self.first_purchase_at is None or at < self.first_purchase_at:
+            self.first_purchase_at = at
+        if self.last_purchase_at is None or at > self.last_purchase_at:
+            self.last_purchase_at = at
+        if department:
+            self.department_counts[department] = (
+                self.department_counts.get(department, 0) + 1
+            )
+        for row in self.recent_orders:
+            if row[0] == order_id:
+                row[1] = min(float(row[1]), at.timestamp())
+                row[2] = float(row[2]) + value
+                return False
+        self.order_count += 1
+        self.hour_counts[at.astimezone(zone).hour] += 1
+        self.recent_orders.append([order_id, at.timestamp(), value])
+        self.recent_orders.sort(key=lambda row: float(row[1]))
+        del self.recent_orders[:-RECENT_ORDERS]
+        return True
+
+
+def state_row(state: CustomerState, now: datetime) -> dict[str, Any]:
+    return {
+        "customer_id": state.customer_id,
+        "account_opened_at": state.account_opened_at,
+        "first_purchase_at": state.first_purchase_at,
+        "last_purchase_at": state.last_purchase_at,
+        "order_count": state.order_count,
+        "total_spend": state.total_spend,
+        "recent_orders": state.recent_orders,
+        "hour_counts": state.hour_counts,
+        "department_counts": state.department_counts,
+        "segment_id": state.segment_id,
+        "refreshed_at": state.refreshed_at or now,
+        "updated_at": now,
+    }
+
+
+def _from_row(row: CustomerStreamState) -> CustomerState:
+    return CustomerState(
+        customer_id=row.customer_id,
+        account_opened_at=row.account_opened_at,
+        first_purchase_at=row.first_purchase_at,
+        last_purchase_at=row.last_purchase_at,
+        order_count=row.order_count,
+        total_spend=row.total_spend,
+        recent_orders=[list(order) for order in row.recent_orders],
+        hour_counts=list(row.hour_counts),
+        department_counts=dict(row.department_counts),
+        segment_id=row.segment_id,
+        refreshed_at=row.refreshed_at,
+    )
+
+
+async def lock_states(
+    session: AsyncSession, customer_ids: Sequence[str]
+) -> dict[str, CustomerState]:
+    """Stored states, locked in id order on PostgreSQL (SQLite's writer lock
+    already serialises transactions), so concurrent workers apply events to
+    one household one after the other."""
+    ids = sorted(set(customer_ids))
+    found: dict[str, CustomerState] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = await session.scalars(
+            select(CustomerStreamState)
+            .where(CustomerStreamState.customer_id.in_(ids[start : start + _CHUNK]))
+            .order_by(CustomerStreamState.customer_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        found.update({row.customer_id: _from_row(row) for row in rows})
+    return found
+
+
+async def _pending_lines(
+    session: AsyncSession, customer_ids: list[str]
+) -> set[LineKey]:
+    """Lines of purchase events accepted but not yet applied."""
+    rows = await session.scalars(
+        select(StreamEvent.payload).where(
+            StreamEvent.processed_at.is_(None),
+            StreamEvent.event_type == EVENT_PURCHASE,
+            StreamEvent.customer_id.in_(customer_ids),
+        )
+    )
+    return {
+        (p["customerId"], p["orderId"], p["productId"], int(p["lineNo"])) for p in rows
+    }
+
+
+OrderTotal = tuple[str, str, float, datetime, datetime]
+
+
+async def _order_totals(
+    session: AsyncSession, customer_ids: list[str]
+) -> list[OrderTotal]:
+    """(customer, order, value, first and last line times) of stored orders."""
+    rows = await session.execute(
+        select(
+            PurchaseLine.customer_id,
+            PurchaseLine.order_id,
+            func.sum(PurchaseLine.quantity * PurchaseLine.price),
+            func.min(PurchaseLine.purchased_at),
+            func.max(PurchaseLine.purchased_at),
+        )
+        .where(PurchaseLine.customer_id.in_(customer_ids))
+        .group_by(PurchaseLine.customer_id, PurchaseLine.order_id)
+    )
+    return [
+        (c, o, float(v or 0.0), _aware(first), _aware(last))
+        for c, o, v, first, last in rows
+    ]
+
+
+async def _department_totals(
+    session: AsyncSession, customer_ids: list[str]
+) -> list[tuple[str, str, int]]:
+    rows = await session.execute(
+        select(PurchaseLine.customer_id, Product.department, func.count())
+        .join(Product, Product.id == PurchaseLine.product_id)
+        .where(
+            PurchaseLine.customer_id.in_(customer_ids), Product.department.is_not(None)
+        )
+        .group_by(PurchaseLine.customer_id, Product.department)
+    )
+    return [(c, str(d), int(n)) for c, d, n in rows]
+
+
+async def _lines_of_orders(
+    session: AsyncSession, keys: set[tuple[str, str]]
+) -> list[tuple[LineKey, float, datetime, str | None]]:
+    customers = sorted({c for c, _ in keys})
+    orders = sorted({o for _, o in keys})
+    rows = await session.execute(
+        select(
+            PurchaseLine.customer_id,
+            PurchaseLine.order_id,
+            PurchaseLine.product_id,
+            PurchaseLine.line_no,
+            PurchaseLine.quantity * PurchaseLine.price,
+            PurchaseLine.purchased_at,
+            Product.department,
+        )
+        .join(Product, Product.id == PurchaseLine.product_id)
+        .where(
+            PurchaseLine.customer_id.in_(customers),
+            PurchaseLine.order_id.in_(orders),
+        )
+    )
+    return [
+        ((c, o, p, int(n)), float(v), _aware(at), d)
+        for c, o, p, n, v, at, d in rows
+        if (c, o) in keys
+    ]
+
+
+async def build_states(
+    session: AsyncSession,
+    customer_ids: Sequence[str],
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+) -> dict[str, CustomerState]:
+    """States of some households from the purchases table (not stored).
+
+    Lines of purchase events not yet processed are left out; their orders
+    are recomputed from their remaining lines. Unknown ids are absent.
+    """
+    ids = sorted(set(customer_ids))
+    states: dict[str, CustomerState] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        opened = await session.execute(
+            select(Customer.id, Customer.created_at).where(Customer.id.in_(chunk))
+        )
+        for customer_id, created_at in opened:
+            states[customer_id] = CustomerState(
+                customer_id, created_at, refreshed_at=now
+            )
+        segments = await session.execute(
+            select(CurrentSegment.customer_id, CurrentSegment.segment_id).where(
+                CurrentSegment.customer_id.in_(chunk)
+            )
+        )
+        for customer_id, segment_id in segments:
+            states[customer_id].segment_id = segment_id
+        await _fill(session, states, chunk, zone)
+    return states
+
+
+async def _fill(
+    session: AsyncSession,
+    states: dict[str, CustomerState],
+    customer_ids: list[str],
+    zone: ZoneInfo,
+) -> None:
+    pending = await _pending_lines(session, customer_ids)
+    touched = {(c, o) for c, o, _, _ in pending}
+    orders = [
+        row for row in await _order_totals(session, customer_ids)
+        if (row[0], row[1]) not in touched
+    ]  # fmt: skip
+    departments = await _department_totals(session, customer_ids)
+    if touched:
+        # Orders holding pending lines: rebuilt from their other lines.
+        partial: dict[tuple[str, str], tuple[float, datetime, datetime]] = {}
+        for key, value, at, department in await _lines_of_orders(session, touched):
+            if key in pending:
+                if department:
+                    departments.append((key[0], department, -1))
+                continue
+            total, first, last = partial.get(key[:2], (0.0, at, at))
+            partial[key[:2]] = (total + value, min(first, at), max(last, at))
+        orders += [(c, o, *totals) for (c, o), totals in partial.items()]
+    for customer_id, department, count in departments:
+        counts = states[customer_id].department_counts
+        counts[department] = counts.get(department, 0) + count
+        if counts[department] <= 0:
+            del counts[department]
+    orders.sort(key=lambda row: row[3])
+    for customer_id, order_id, value, first_at, last_at in orders:
+        state = states[customer_id]
+        state.order_count += 1
+        state.total_spend += value
+        state.first_purchase_at = state.first_purchase_at or first_at
+        if state.last_purchase_at is None or last_at > state.last_purchase_at:
+            state.last_purchase_at = last_at
+        state.hour_counts[first_at.astimezone(zone).hour] += 1
+        state.recent_orders.append([order_id, first_at.timestamp(), value])
+    for state in states.values():
+        del state.recent_orders[:-RECENT_ORDERS]
+
+
+async def save_states(
+    session: AsyncSession, states: Sequence[CustomerState], now: datetime
+) -> None:
+    """Insert or overwrite the given states."""
+    if not states:
+        return
+    statement = dialect_insert(session)(CustomerStreamState)
+    columns = [c for c in state_row(states[0], now) if c != "customer_id"]
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[CustomerStreamState.customer_id],
+            set_={column: statement.excluded[column] for column in columns},
+        ),
+        [state_row(state, now) for state in states],
+    )
