@@ -29,6 +29,8 @@ from omnix.customers.endpoints import router as customers_router
 from omnix.errors import OmnixError, error_envelope
 from omnix.segments.endpoints import router as segments_router
 from omnix.segments.tasks import run_segment_schedule
+from omnix.streaming.endpoints import router as streaming_router
+from omnix.streaming.runtime import run_streaming
 from omnix.system.endpoints import router as system_router
 from omnix.system.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from omnix.web import mount_dashboards
@@ -92,6 +94,7 @@ def create_app(context: AppContext) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("omnix.started", version=__version__, database=context.db.dialect)
         _schedule = asyncio.create_task(run_segment_schedule(context))
+        _streaming = asyncio.create_task(run_streaming(context))
         if context.settings.prefit_population:
             # The first analysis would otherwise wait for the population fit.
             _prefit = asyncio.create_task(prefit_population(context))
@@ -135,6 +138,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(segments_router, prefix="/v1")
     app.include_router(customers_router, prefix="/v1")
     app.include_router(analytics_router, prefix="/v1")
+    app.include_router(streaming_router)  # /v1/streaming/* and /ws
     _mount_docs(app)
     mount_dashboards(app)
     return app
