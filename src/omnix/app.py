@@ -23,6 +23,7 @@ from omnix import __version__
 from omnix.analytics.endpoints import router as analytics_router
 from omnix.analytics.service import prefit_population
 from omnix.auth.endpoints import router as auth_router
+from omnix.batch.endpoints import router as batch_router
 from omnix.context import AppContext
 from omnix.costs.endpoints import router as costs_router
 from omnix.customers.endpoints import router as customers_router
@@ -136,6 +137,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(auth_router, prefix="/v1", include_in_schema=False)
     app.include_router(costs_router, prefix="/v1")
     app.include_router(segments_router, prefix="/v1")
+    app.include_router(batch_router, prefix="/v1")
     app.include_router(customers_router, prefix="/v1")
     app.include_router(analytics_router, prefix="/v1")
     app.include_router(streaming_router)  # /v1/streaming/* and /ws

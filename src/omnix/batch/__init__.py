@@ -1,0 +1,1 @@
+"""Batch analyses: many households analysed by workers sharing one queue."""
