@@ -90,13 +90,21 @@ def test_manager_lands_on_the_manager_dashboard(page, server, screenshots):
 
 
 def test_manager_sees_eight_segments_with_counts(request, page, server, screenshots):
+    overview = "/v1/customers/segments/overview"
     expect_served(
-        request,
-        server,
-        "get",
-        "/v1/customers/segments/overview",
-        "the segment overview (guide section 3) is being built",
+        request, server, "get", overview, "the segment overview is being built"
     )
+    if server.serves("get", overview):
+        token = server.sign_in(MANAGER_EMAIL)["accessToken"]
+        statistics = server.api("GET", overview, token=token)["statistics"]
+        if statistics["segmentedCustomers"] == 0:
+            request.applymarker(
+                pytest.mark.xfail(
+                    reason="`omnix demo` loaded the data but computed no segments: "
+                    "it does not call segments.tasks.compute_demo_snapshots yet",
+                    strict=True,
+                )
+            )
     sign_in(page, server, MANAGER_EMAIL)
     page.wait_for_url(re.compile(r"/manager$"))
     rows = page.get_by_test_id("segment-row")

@@ -34,27 +34,81 @@ type GetOnly<PathParams, Query, Result> = {
 type CustomerPath = { id: string };
 type NoPath = never;
 
-/** Guide, "A/B Testing Models". */
+/**
+ * Guide, "A/B Testing Models", as the experiments domain completes it: arms
+ * are analysis models named by id in a test's configuration, and results add
+ * one comparison per metric.
+ */
 export interface ModelPerformanceMetrics {
   totalRequests: number;
-  successRate: number;
-  averageProcessingTime: number;
-  averageConfidence: number;
-  averageTokenCost: number;
-  customerSatisfactionScore?: number;
+  successRate: number | null;
+  averageProcessingTime: number | null;
+  averageConfidence: number | null;
+  averageTokenCost: number | null;
+  customerSatisfactionScore?: number | null;
+}
+
+type TestStatus = "pending" | "running" | "completed" | "paused";
+
+export interface ABTestConfig {
+  testId: string;
+  testName: string;
+  status: TestStatus;
+  modelA: string;
+  modelB: string;
+  analysisType: string;
+  trafficSplit: number;
+  primaryMetric: string;
+  startDate: string;
+  endDate: string;
+}
+
+export interface ABTestStatusInfo {
+  testId: string;
+  testName: string;
+  status: string;
+  modelsCompared: string[];
+  currentWinner: string;
+  significance: number;
+}
+
+export interface MetricComparison {
+  metric: string;
+  label: string;
+  unit: string;
+  higherIsBetter: boolean;
+  modelA: { n: number; mean: number | null };
+  modelB: { n: number; mean: number | null };
+  relativeUplift: number | null;
+  relativeCiLow: number | null;
+  relativeCiHigh: number | null;
+  pValue: number | null;
+  significant: boolean;
+  winner: string;
+  reason: string | null;
 }
 
 export interface ABTestResult {
   testId: string;
   testName: string;
-  status: "pending" | "running" | "completed" | "paused";
-  modelA: { name: string; metrics: ModelPerformanceMetrics };
-  modelB: { name: string; metrics: ModelPerformanceMetrics };
+  status: TestStatus;
+  modelA: { id: string; name: string; metrics: ModelPerformanceMetrics };
+  modelB: { id: string; name: string; metrics: ModelPerformanceMetrics };
   winner: "A" | "B" | "tie";
   significance: number;
   recommendations: string[];
+  comparisons: MetricComparison[];
   startDate: string;
   endDate: string;
+}
+
+export interface TestResultsSummary {
+  headline: string;
+  readyToDecide: boolean;
+  significant: boolean;
+  customersA: number;
+  customersB: number;
+  sampleRatioMismatch: boolean | null;
 }
 
 /** Guide, "Streaming Analytics Models". */
@@ -158,12 +212,13 @@ export interface PendingPaths {
   "/v1/ab-tests": GetOnly<
     NoPath,
     never,
-    { success: boolean; data: ABTestResult[]; totalTests: number; activeTests: number }
+    { success: boolean; data: ABTestConfig[]; totalTests: number; activeTests: number }
   >;
+  "/v1/ab-tests/{testId}/status": GetOnly<{ testId: string }, never, ABTestStatusInfo>;
   "/v1/ab-tests/{testId}/results": GetOnly<
     { testId: string },
     { includeRawData?: boolean },
-    { success: boolean; data: ABTestResult; summary: Record<string, unknown> }
+    { success: boolean; data: ABTestResult; summary: TestResultsSummary }
   >;
   "/v1/streaming/insights/system/overview": GetOnly<
     NoPath,

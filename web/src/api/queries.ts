@@ -47,6 +47,18 @@ export function useAbTests() {
   });
 }
 
+/** Winner and significance of each listed test (the list carries neither). */
+export function useAbTestStatuses(testIds: string[]) {
+  const path = "/v1/ab-tests/{testId}/status";
+  return useQueries({
+    queries: testIds.map((testId) => ({
+      queryKey: ["ab-tests", testId, "status"],
+      queryFn: () => unwrap(api.GET(path, { params: { path: { testId } } }), path),
+      staleTime: MINUTE,
+    })),
+  });
+}
+
 export function useAbTestResults(testId: string) {
   const path = "/v1/ab-tests/{testId}/results";
   return useQuery({
