@@ -19,7 +19,7 @@ const STATUS_TEXT: Record<StreamStatus, string> = {
 
 export function InsightsPanel({ openSocket }: { openSocket?: OpenSocket }) {
   const overview = useInsightsOverview();
-  const { status, insights } = useInsightStream(openSocket);
+  const { status, insights, dropped } = useInsightStream(openSocket);
   const [shown, setShown] = useState<Set<Priority>>(() => new Set(PRIORITIES));
   const format = useFormat();
 
@@ -72,6 +72,11 @@ export function InsightsPanel({ openSocket }: { openSocket?: OpenSocket }) {
           </label>
         ))}
       </fieldset>
+      {dropped > 0 ? (
+        <p className="notice" role="status">
+          {format.number(dropped)} insights were skipped while the feed was behind.
+        </p>
+      ) : null}
       {visible.length === 0 ? (
         <p className="state state-empty">
           {insights.length === 0

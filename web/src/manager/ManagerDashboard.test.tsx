@@ -112,6 +112,11 @@ describe("real-time insights", () => {
       expect.stringContaining("Bought more bananas"),
     ]);
 
+    act(() => socket.deliver({ type: "dropped", count: 3 }));
+    expect(
+      screen.getByText("3 insights were skipped while the feed was behind."),
+    ).toBeInTheDocument();
+
     await userEvent.setup().click(screen.getByRole("checkbox", { name: "low" }));
     expect(screen.getAllByTestId("insight")).toHaveLength(1);
     expect(screen.queryByText(/bananas/)).not.toBeInTheDocument();

@@ -51,6 +51,7 @@ const openBrowserSocket: OpenSocket = (url) => new WebSocket(url);
 export function useInsightStream(open: OpenSocket = openBrowserSocket) {
   const [status, setStatus] = useState<StreamStatus>("connecting");
   const [insights, setInsights] = useState<RealtimeInsight[]>([]);
+  const [dropped, setDropped] = useState(0);
   const openRef = useRef(open);
 
   useEffect(() => {
@@ -80,6 +81,13 @@ export function useInsightStream(open: OpenSocket = openBrowserSocket) {
         } catch {
           return;
         }
+        // The server drops what a slow client cannot take, and says how many.
+        const note = parsed as { type?: unknown; count?: unknown };
+        if (note?.type === "dropped" && typeof note.count === "number") {
+          const count = note.count;
+          setDropped((previous) => previous + count);
+          return;
+        }
         const arrived = insightsIn(parsed);
         if (arrived.length) {
           setInsights((previous) => [...arrived.reverse(), ...previous].slice(0, FEED_LIMIT));
@@ -107,5 +115,5 @@ export function useInsightStream(open: OpenSocket = openBrowserSocket) {
     };
   }, []);
 
-  return { status, insights };
+  return { status, insights, dropped };
 }
