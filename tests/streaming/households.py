@@ -31,13 +31,15 @@ PRODUCTS = {
 def test_settings(**overrides: Any) -> StreamingSettings:
     """Settings for tests: short waits, no timer unless asked."""
     values: dict[str, Any] = {
-        "response_wait_ms": 3_000,
+        # Without a consumer there is nothing to wait for (see ``consuming``).
+        "response_wait_ms": 0,
         "claim_idle_ms": 200,
         "due_check_s": 3_600,
         "relay_interval_s": 0.1,
         "relay_grace_s": 0.0,
         "metrics_interval_s": 0.2,
         "consumer_batch_size": 200,
+        "partner_suggestions": False,
         **overrides,
     }
     return StreamingSettings(**values)
@@ -51,13 +53,16 @@ def runtime_of(context: AppContext, **overrides: Any) -> StreamingRuntime:
 
 @asynccontextmanager
 async def consuming(context: AppContext) -> AsyncIterator[StreamingRuntime]:
-    """The insight consumers run for the duration of the block."""
+    """The insight consumers run for the duration of the block, and single
+    events wait (up to 3 s) for their insights."""
     runtime = streaming_runtime(context)
     stop = asyncio.Event()
     task = asyncio.create_task(run_consumers(context, runtime, stop))
+    runtime.settings.response_wait_ms = 3_000
     try:
         yield runtime
     finally:
+        runtime.settings.response_wait_ms = 0
         stop.set()
         await asyncio.wait_for(task, 10)
 

@@ -49,6 +49,9 @@ class StreamingSettings(BaseSettings):
     # Run the insight consumer inside ``omnix serve``. Unset: yes without
     # Redis (embedded), no with Redis (``omnix worker`` processes do it).
     consume_in_serve: bool | None = None
+    # recommendation_update needs the population's basket partners: the
+    # consumers fit (or reuse) the analytics population models at start.
+    partner_suggestions: bool = True
     # Consumer-metric snapshots written for GET /stream/metrics.
     metrics_interval_s: float = Field(default=5.0, gt=0)
 

@@ -1,7 +1,8 @@
 """RFM segments of households from their stream state, ranked in memory.
 
 Ranking follows :func:`omnix.segments.service.place_customers`: a household
-is scored against the customers of the latest full recomputation (its own
+is scored against the customers of the latest full recomputation (greatest
+business time, then run id; its own
 stored row left out), or against the whole population computed on the spot
 before any recomputation exists. The reference's values are kept sorted in
 memory, so placing a household costs three binary searches instead of three
@@ -28,8 +29,7 @@ from omnix.engine.rfm import (
     assign_segments,
 )
 from omnix.segments.features import day_number, load_population
-from omnix.segments.models import SegmentAssignment
-from omnix.segments.service import latest_recompute
+from omnix.segments.models import RUN_RECOMPUTE, SegmentAssignment, SegmentRun
 from omnix.streaming.state import CustomerState
 
 # Without a stored recomputation the population is computed on the spot and
@@ -167,7 +167,12 @@ class ReferenceCache:
         if cached is not None and now - self._checked_at < RECHECK_S:
             return cached
         self._checked_at = now
-        run = await latest_recompute(session)
+        run = await session.scalar(
+            select(SegmentRun)
+            .where(SegmentRun.kind == RUN_RECOMPUTE)
+            .order_by(SegmentRun.as_of.desc(), SegmentRun.id.desc())
+            .limit(1)
+        )
         if run is not None:
             if cached is None or cached.run_id != run.id:
                 rows = await session.execute(

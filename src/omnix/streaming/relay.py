@@ -58,9 +58,12 @@ async def publish(
         OSError,
     )
     try:
+        # The timeout bounds a request's wait on an unresponsive Redis; the
+        # embedded bus answers at once (and a timer could only misfire on it
+        # when the event loop is starved).
+        timeout = settings.publish_timeout_s if runtime.channel else None
         await asyncio.wait_for(
-            runtime.bus.publish_many(settings.stream, payloads),
-            settings.publish_timeout_s,
+            runtime.bus.publish_many(settings.stream, payloads), timeout
         )
     except failures as exc:
         log.warning(

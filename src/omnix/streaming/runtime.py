@@ -161,7 +161,8 @@ async def run_consumers(
     """
     settings = runtime.settings
     processor = InsightProcessor(context, runtime)
-    processor.partners.start()
+    if settings.partner_suggestions:
+        processor.partners.start()
     names = [default_consumer_name(f"{name}-{i}") for i in range(consumers)]
     tasks = [
         asyncio.create_task(

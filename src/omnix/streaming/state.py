@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnix.catalogue.models import Product
 from omnix.customers.models import Customer, PurchaseLine
-from omnix.segments.models import CurrentSegment
+from omnix.segments.views import current_rows
 from omnix.streaming.models import (
     EVENT_PURCHASE,
     CustomerStreamState,
@@ -259,13 +259,9 @@ async def build_states(
             states[customer_id] = CustomerState(
                 customer_id, created_at, refreshed_at=now
             )
-        segments = await session.execute(
-            select(CurrentSegment.customer_id, CurrentSegment.segment_id).where(
-                CurrentSegment.customer_id.in_(chunk)
-            )
-        )
-        for customer_id, segment_id in segments:
-            states[customer_id].segment_id = segment_id
+        for customer_id, row in (await current_rows(session, chunk)).items():
+            if customer_id in states:
+                states[customer_id].segment_id = row.assignment.segment_id
         await _fill(session, states, chunk, zone)
     return states
 
