@@ -177,7 +177,8 @@ async def test_late_events_count_but_raise_nothing(context: AppContext) -> None:
         )
         state = await session.get(CustomerStreamState, "H1")
     assert late == 1
-    assert state is not None and state.order_count == 33
+    assert state is not None
+    assert state.order_count == 33
 
 
 async def test_an_early_purchase_moves_the_prediction_and_the_timer_raises_due(
@@ -281,7 +282,8 @@ async def test_a_lapsed_big_spender_buying_again_is_a_win_back(
     assert "recency score 1 to 5" in migration.insight
     async with context.db.session() as session:
         state = await session.get(CustomerStreamState, "LAPSED")
-    assert state is not None and state.segment_id == "champions"
+    assert state is not None
+    assert state.segment_id == "champions"
 
 
 async def test_a_first_purchase_brings_in_its_basket_partners(
