@@ -46,7 +46,6 @@ SEGMENT_TABLES = [
     for model in (
         segment_models.SegmentRun,
         segment_models.SegmentAssignment,
-        segment_models.CurrentSegment,
         segment_models.SegmentRunTotal,
         segment_models.SegmentMigration,
     )

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from omnix.errors import BadRequest, Conflict, NotFound
 from omnix.segments.config import SegmentSettings
+from omnix.segments.current import current_assignment_of, current_table
 from omnix.segments.models import (
-    CurrentSegment,
     SegmentAssignment,
     SegmentMigration,
     SegmentRun,
@@ -20,6 +20,7 @@ from omnix.segments.models import (
 )
 from omnix.segments.service import migrate_manually, place_customers, recompute_all
 from omnix.segments.tasks import compute_demo_snapshots, run_segment_schedule
+from omnix.segments.views import segment_since
 from tests.segments.support import (
     AS_OF,
     YEAR_START,
@@ -38,11 +39,12 @@ async def recompute(context, as_of, **options):
 
 
 async def current(context, customer_id):
+    """The current assignment and the start of its unbroken stay."""
     async with context.db.session() as session:
-        pointer = await session.get(CurrentSegment, customer_id)
-        assert pointer is not None
-        assignment = await session.get(SegmentAssignment, (pointer.run_id, customer_id))
-        return pointer, assignment
+        assignment = await current_assignment_of(session, customer_id)
+        assert assignment is not None
+        since = await segment_since(session, customer_id, assignment.segment_id)
+        return since, assignment
 
 
 async def migrations(context, customer_id=None):
@@ -57,17 +59,17 @@ async def test_time_alone_moves_a_champion_down(context):
     await store(context, champion_and_regulars())
 
     first = await recompute(context, OCTOBER)
-    pointer, before = await current(context, "champ")
+    _, before = await current(context, "champ")
     assert before.segment_id == "champions"
     assert first.migration_count == 0  # nobody had a segment before
 
     # No new purchase by the champion; the calendar moved on.
     second = await recompute(context, AS_OF)
-    pointer, after = await current(context, "champ")
+    since, after = await current(context, "champ")
     assert after.segment_id == "cant_lose_them"
     assert (before.r, after.r) == (4, 1)
     assert (after.f, after.m) == (5, 5)
-    assert pointer.segment_since == AS_OF
+    assert since == AS_OF
     assert second.migration_count >= 1
 
     [move] = await migrations(context, "champ")
@@ -113,7 +115,7 @@ async def test_snapshot_stores_everyone_with_features_and_totals(context):
         stored = (await session.scalars(select(SegmentAssignment))).all()
         totals = (await session.scalars(select(SegmentRunTotal))).all()
         pointers = await session.scalar(
-            select(func.count()).select_from(CurrentSegment)
+            select(func.count()).select_from(current_table())
         )
     assert len(stored) == summary.customer_count == len(households.created) == pointers
     assert sum(summary.counts.values()) == 120
@@ -135,13 +137,13 @@ async def test_snapshot_stores_everyone_with_features_and_totals(context):
 async def test_back_dated_snapshot_does_not_move_anyone(context):
     await store(context, champion_and_regulars())
     await recompute(context, AS_OF)
-    latest, _ = await current(context, "champ")
+    _, latest = await current(context, "champ")
 
     summary = await recompute(context, OCTOBER, back_dated=True)
 
-    pointer, _ = await current(context, "champ")
+    _, now = await current(context, "champ")
     assert summary.migration_count == 0
-    assert (pointer.run_id, pointer.as_of) == (latest.run_id, AS_OF)
+    assert (now.run_id, now.as_of) == (latest.run_id, AS_OF)
     assert await migrations(context) == []
 
 
@@ -190,8 +192,9 @@ async def test_manual_migration_is_recorded_and_undone_by_the_next_recompute(con
     assert move.manual
     assert move.reason == "VIP review"
     assert move.impact_score == pytest.approx(-1 / 7, abs=1e-4)  # (6/7 - 1) * 1
-    pointer, assignment = await current(context, "champ")
-    assert (pointer.segment_id, assignment.confidence) == ("loyal_customers", 1.0)
+    since, assignment = await current(context, "champ")
+    assert (assignment.segment_id, assignment.confidence) == ("loyal_customers", 1.0)
+    assert since == OCTOBER
     assert assignment.order_count > 50  # the features travel with the move
 
     await recompute(context, AS_OF)

@@ -1,26 +1,32 @@
-"""Tables: segmentation runs, per-customer assignments, the current pointer,
-per-run segment totals and migrations.
+"""Tables: segmentation runs, per-customer assignments, per-run segment
+totals and migrations.
 
 A *run* is one computation: a full recomputation of every customer, the
-recalculation of one customer, or a manual move. Each run stores one
+recalculation of some customers, or a manual move. Each run stores one
 assignment per customer it placed, with the features that produced it, so a
-snapshot can always be explained later. ``customer_segments`` points at each
-customer's newest assignment (by business time), so reads never have to
-search the history.
+snapshot can always be explained later. Which assignment is current is a
+query (:mod:`omnix.segments.current`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CompoundSelect,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
     Text,
+    and_,
+    exists,
+    func,
+    or_,
+    select,
+    union_all,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -93,30 +99,6 @@ Index(
 )
 
 
-class CurrentSegment(Base):
-    """Each customer's newest assignment (the greatest as_of, then run id)."""
-
-    __tablename__ = "customer_segments"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["run_id", "customer_id"],
-            ["segment_assignments.run_id", "segment_assignments.customer_id"],
-            ondelete="CASCADE",
-        ),
-    )
-
-    customer_id: Mapped[str] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
-    run_id: Mapped[int] = mapped_column(RowId)
-    segment_id: Mapped[str] = mapped_column(SegmentId, index=True)
-    confidence: Mapped[float]
-    as_of: Mapped[datetime]
-    assigned_at: Mapped[datetime]
-    # Business time of the first assignment of the current, unbroken stay.
-    segment_since: Mapped[datetime]
-
-
 class SegmentRunTotal(Base):
     """Per-run, per-segment sums, so trends never rescan the assignments."""
 
@@ -163,3 +145,95 @@ Index(
 )
 Index("ix_segment_migrations_run_customer", SegmentMigration.run_id,
       SegmentMigration.customer_id)  # fmt: skip
+
+
+def current_assignment_select(
+    excluding_run: int | None = None,
+) -> CompoundSelect[Any]:
+    """Every customer's current assignment: a query, not a table.
+
+    The current assignment is the customer's row in the latest full
+    recomputation (greatest business time, then run id), unless a later
+    recalculation or manual move of that customer exists, in which case the
+    latest of those. Keeping it a query means a recomputation writes its
+    snapshot once instead of also rewriting a pointer row per customer, which
+    on a million customers costs as much again. A back-dated recomputation
+    never becomes the latest full one while a later one exists, so it changes
+    nobody's current segment. ``excluding_run`` leaves one run out, to see
+    the state just before it.
+    """
+    a, r = SegmentAssignment, SegmentRun
+    latest = select(r.id, r.as_of).where(r.kind == RUN_RECOMPUTE)
+    if excluding_run is not None:
+        latest = latest.where(r.id != excluding_run)
+    latest = latest.order_by(r.as_of.desc(), r.id.desc()).limit(1)
+    anchor_id = select(latest.subquery().c.id).scalar_subquery()
+    anchor_as_of = select(latest.subquery().c.as_of).scalar_subquery()
+
+    later: list[Any] = [
+        r.kind != RUN_RECOMPUTE,
+        or_(
+            anchor_id.is_(None),
+            a.as_of > anchor_as_of,
+            and_(a.as_of == anchor_as_of, a.run_id > anchor_id),
+        ),
+    ]
+    if excluding_run is not None:
+        later.append(a.run_id != excluding_run)
+    columns = [column for column in SegmentAssignment.__table__.columns]
+    ranked = (
+        select(
+            *columns,
+            func.row_number()
+            .over(
+                partition_by=a.customer_id, order_by=(a.as_of.desc(), a.run_id.desc())
+            )
+            .label("position"),
+        )
+        .join(r, r.id == a.run_id)
+        .where(*later)
+        .subquery("later_runs")
+    )
+    overrides = select(*(ranked.c[c.key] for c in columns)).where(
+        ranked.c.position == 1
+    )
+    overridden = exists().where(
+        ranked.c.customer_id == a.customer_id, ranked.c.position == 1
+    )
+    base = select(*columns).where(a.run_id == anchor_id, ~overridden)
+    return union_all(base, overrides)
+
+
+_CURRENT = current_assignment_select().subquery("customer_segments")
+
+
+class CurrentSegment(Base):
+    """Read-only: one row per customer, their current assignment.
+
+    Mapped over :func:`current_assignment_select`, so it can be queried like
+    a table (``select(CurrentSegment.customer_id).where(...)``) but never
+    written.
+    """
+
+    __table__ = _CURRENT
+    __mapper_args__ = {"primary_key": [_CURRENT.c.run_id, _CURRENT.c.customer_id]}
+
+    run_id: Mapped[int]
+    customer_id: Mapped[str]
+    segment_id: Mapped[str]
+    confidence: Mapped[float]
+    as_of: Mapped[datetime]
+    computed_at: Mapped[datetime]
+    has_purchases: Mapped[bool]
+    recency_days: Mapped[int | None]
+    order_count: Mapped[int]
+    total_spend: Mapped[float]
+    tenure_days: Mapped[int]
+    first_purchase_at: Mapped[datetime | None]
+    last_purchase_at: Mapped[datetime | None]
+    r: Mapped[int | None]
+    f: Mapped[int | None]
+    m: Mapped[int | None]
+    r_pct: Mapped[float | None]
+    f_pct: Mapped[float | None]
+    m_pct: Mapped[float | None]

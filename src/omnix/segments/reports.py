@@ -1,7 +1,8 @@
 """Answers about segments: the overview, performance, popular products.
 
-Every figure is one SQL aggregation over the current pointer, the stored
-assignments, the per-run totals or the purchase lines.
+Every figure is one SQL aggregation over the current assignments (see
+:mod:`omnix.segments.current`), the per-run totals, the migrations or the
+purchase lines.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from omnix.catalogue.models import Product
 from omnix.customers.models import Customer, PurchaseLine
 from omnix.engine.segments_catalogue import SEGMENTS, Segment, get_segment
 from omnix.segments import schemas
+from omnix.segments.current import current_table
 from omnix.segments.models import (
     RUN_RECOMPUTE,
-    CurrentSegment,
     SegmentAssignment,
     SegmentMigration,
     SegmentRun,
@@ -75,21 +76,17 @@ async def overview(
     session: AsyncSession, *, now: datetime, new_customer_days: int
 ) -> schemas.SegmentOverview:
     """Every segment with its current population, plus system statistics."""
-    cs, a = CurrentSegment, SegmentAssignment
-    per_segment = (
-        select(
-            cs.segment_id,
-            func.count(),
-            func.sum(a.order_count),
-            func.sum(a.total_spend),
-            func.sum(a.tenure_days + 1),
-            func.sum(cs.confidence),
-            func.sum(case((cs.confidence < LOW_CONFIDENCE, 1), else_=0)),
-            func.sum(case((a.has_purchases.is_(False), 1), else_=0)),
-        )
-        .join(a, and_(a.run_id == cs.run_id, a.customer_id == cs.customer_id))
-        .group_by(cs.segment_id)
-    )
+    c = current_table().c
+    per_segment = select(
+        c.segment_id,
+        func.count(),
+        func.sum(c.order_count),
+        func.sum(c.total_spend),
+        func.sum(c.tenure_days + 1),
+        func.sum(c.confidence),
+        func.sum(case((c.confidence < LOW_CONFIDENCE, 1), else_=0)),
+        func.sum(case((c.has_purchases.is_(False), 1), else_=0)),
+    ).group_by(c.segment_id)
     sums = {row[0]: row[1:] for row in (await session.execute(per_segment)).all()}
     segmented = sum(values[0] for values in sums.values())
     first_at, last_at = (
@@ -166,6 +163,12 @@ def _in_window(start: datetime, end: datetime) -> Any:
     return and_(PurchaseLine.purchased_at > start, PurchaseLine.purchased_at <= end)
 
 
+async def _members(session: AsyncSession, segment_id: str) -> Any:
+    """Ids of the customers currently in the segment, as a subquery."""
+    c = current_table().c
+    return select(c.customer_id).where(c.segment_id == segment_id)
+
+
 async def _period_sales(
     session: AsyncSession, start: datetime, end: datetime, segment_id: str | None
 ) -> tuple[int, float, int]:
@@ -176,9 +179,8 @@ async def _period_sales(
         func.sum(PurchaseLine.quantity * PurchaseLine.price).label("value"),
     ).where(_in_window(start, end))
     if segment_id is not None:
-        orders = orders.join(
-            CurrentSegment, CurrentSegment.customer_id == PurchaseLine.customer_id
-        ).where(CurrentSegment.segment_id == segment_id)
+        members = await _members(session, segment_id)
+        orders = orders.where(PurchaseLine.customer_id.in_(members))
     basket = orders.group_by(PurchaseLine.customer_id, PurchaseLine.order_id).subquery()
     row = (
         await session.execute(
@@ -226,15 +228,16 @@ async def _retention(
     )
     if reference is None:
         return None, 0
-    a = SegmentAssignment
+    a, current = SegmentAssignment, current_table()
+    c = current.c
     row = (
         await session.execute(
             select(
                 func.count(),
-                func.sum(case((CurrentSegment.segment_id == segment_id, 1), else_=0)),
+                func.sum(case((c.segment_id == segment_id, 1), else_=0)),
             )
             .select_from(a)
-            .outerjoin(CurrentSegment, CurrentSegment.customer_id == a.customer_id)
+            .outerjoin(current, c.customer_id == a.customer_id)
             .where(a.run_id == reference, a.segment_id == segment_id)
         )
     ).one()
@@ -285,15 +288,16 @@ async def performance(
     """How the segment's current customers shop, and how the segment moves."""
     segment = get_segment(segment_id)
     start = now - timedelta(days=period_days)
-    cs = CurrentSegment
+    current = current_table()
+    c = current.c
     count, confidence = (
         await session.execute(
-            select(func.count(), func.sum(cs.confidence)).where(
-                cs.segment_id == segment_id
+            select(func.count(), func.sum(c.confidence)).where(
+                c.segment_id == segment_id
             )
         )
     ).one()
-    segmented = await session.scalar(select(func.count()).select_from(cs)) or 0
+    segmented = await session.scalar(select(func.count()).select_from(current)) or 0
     orders, revenue, active = await _period_sales(session, start, now, segment_id)
     _, all_revenue, _ = await _period_sales(session, start, now, None)
     retention, base = await _retention(session, segment_id, start)
@@ -350,9 +354,8 @@ async def _popular(
         .limit(limit + len(exclude))
     )
     if segment_id is not None:
-        query = query.join(
-            CurrentSegment, CurrentSegment.customer_id == PurchaseLine.customer_id
-        ).where(CurrentSegment.segment_id == segment_id)
+        members = await _members(session, segment_id)
+        query = query.where(PurchaseLine.customer_id.in_(members))
     rows = (await session.execute(query)).all()
     return [(row[0], row[1]) for row in rows if row[0] not in exclude][:limit]
 
@@ -374,7 +377,9 @@ async def popular_products(
     start = now - timedelta(days=window_days)
     members = (
         await session.scalar(
-            select(func.count()).where(CurrentSegment.segment_id == segment_id)
+            select(func.count()).select_from(
+                (await _members(session, segment_id)).subquery()
+            )
         )
         or 0
     )

@@ -110,7 +110,11 @@ async def _analysis(
     if depth == "comprehensive":
         customer_id = row.assignment.customer_id
         history = await views.history_rows(session, customer_id, HISTORY_LIMIT + 1)
-        analysis.history = [views.assignment_dto(past) for past in history[1:]]
+        analysis.history = [
+            views.assignment_dto(past)
+            for past in history
+            if past.assignment.run_id != row.assignment.run_id
+        ][:HISTORY_LIMIT]
         analysis.migrations = await views.migration_records(
             session, customer_id, HISTORY_LIMIT
         )
@@ -169,9 +173,16 @@ async def _current_or_placed(
 ) -> tuple[list[views.AssignmentRow], datetime | None]:
     """The stored history, or an unsaved on-the-spot assignment without one."""
     await ensure_customer(session, customer_id)
-    rows = await views.history_rows(session, customer_id, HISTORY_LIMIT)
-    if rows:
-        return rows, await views.segment_since(session, customer_id)
+    current = (await views.current_rows(session, [customer_id])).get(customer_id)
+    if current is not None:
+        history = await views.history_rows(session, customer_id, HISTORY_LIMIT)
+        earlier = [
+            row for row in history if row.assignment.run_id != current.assignment.run_id
+        ]
+        since = await views.segment_since(
+            session, customer_id, current.assignment.segment_id
+        )
+        return [current, *earlier][:HISTORY_LIMIT], since
     placed = await service.place_customers(
         session,
         [customer_id],

@@ -30,17 +30,17 @@ from omnix.engine.rfm import (
 )
 from omnix.engine.segments_catalogue import SEGMENTS_BY_ID
 from omnix.errors import BadRequest, Conflict, NotFound, field_error
+from omnix.segments.current import current_assignment_of, latest_full_run
 from omnix.segments.features import Population, load_features, load_population
 from omnix.segments.models import (
     RUN_MANUAL,
     RUN_RECALCULATION,
     RUN_RECOMPUTE,
-    CurrentSegment,
     SegmentAssignment,
     SegmentMigration,
     SegmentRun,
 )
-from omnix.segments.storage import Placed, move_pointer, store_run
+from omnix.segments.storage import Placed, store_run
 
 log = structlog.get_logger()
 
@@ -151,17 +151,6 @@ async def recompute_all(
     return summary
 
 
-async def latest_recompute(session: AsyncSession) -> SegmentRun | None:
-    """The full recomputation with the greatest business time."""
-    query = (
-        select(SegmentRun)
-        .where(SegmentRun.kind == RUN_RECOMPUTE)
-        .order_by(SegmentRun.as_of.desc(), SegmentRun.id.desc())
-        .limit(1)
-    )
-    return await session.scalar(query)
-
-
 async def _rank_against(
     session: AsyncSession, reference: SegmentRun, features: Population
 ) -> RfmPositions:
@@ -215,7 +204,7 @@ async def place_customers(
     """
     _require_aware(as_of)
     features = await load_features(session, as_of, customer_ids, timezone=timezone)
-    reference = await latest_recompute(session)
+    reference = await latest_full_run(session)
     if reference is not None:
         positions = await _rank_against(session, reference, features)
     else:
@@ -312,8 +301,8 @@ async def migrate_manually(
     if await session.get(Customer, customer_id) is None:
         raise NotFound(f"Customer {customer_id} not found")
 
-    current = await session.get(CurrentSegment, customer_id)
-    if current is None:
+    source = await current_assignment_of(session, customer_id)
+    if source is None:
         await recalculate_customers(
             session,
             [customer_id],
@@ -322,16 +311,14 @@ async def migrate_manually(
             new_customer_days=new_customer_days,
             triggered_by=recorded_by,
         )
-        current = await session.get(CurrentSegment, customer_id)
-        assert current is not None
-    if current.segment_id != from_segment:
+        source = await current_assignment_of(session, customer_id)
+        assert source is not None
+    if source.segment_id != from_segment:
         raise Conflict(
-            f"Customer {customer_id} is in {current.segment_id!r}, not {from_segment!r}"
+            f"Customer {customer_id} is in {source.segment_id!r}, not {from_segment!r}"
         )
-    source = await session.get(SegmentAssignment, (current.run_id, customer_id))
-    assert source is not None
 
-    effective = max(as_of, current.as_of)
+    effective = max(as_of, source.as_of)
     run = SegmentRun(
         kind=RUN_MANUAL,
         as_of=effective,
@@ -377,7 +364,6 @@ async def migrate_manually(
     )
     session.add(migration)
     await session.flush()
-    await move_pointer(session, run)
     log.info(
         "segment.migrated",
         customer_id=customer_id,

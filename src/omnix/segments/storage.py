@@ -1,4 +1,4 @@
-"""Writing a run: assignments, per-segment totals, migrations, the pointer.
+"""Writing a run: assignments, per-segment totals, migrations.
 
 Bulk rows go through ``COPY`` on PostgreSQL (a million assignments take
 seconds, not minutes) and through one ``executemany`` on SQLite. Everything
@@ -13,15 +13,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Table, case, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from omnix.engine.rfm import RfmFeatures, describe_migration
+from omnix.segments.current import current_table
 from omnix.segments.features import Population
 from omnix.segments.models import (
-    CurrentSegment,
     SegmentAssignment,
     SegmentMigration,
     SegmentRun,
@@ -191,7 +190,9 @@ async def record_migrations(
     older than a customer's current assignment (a back-dated snapshot) moves
     nobody.
     """
-    new, old = aliased(SegmentAssignment), aliased(SegmentAssignment)
+    new = aliased(SegmentAssignment)
+    previous = current_table(excluding_run=run.id)
+    old = previous.c
     fields = (
         "recency_days",
         "order_count",
@@ -206,19 +207,14 @@ async def record_migrations(
             new.customer_id,
             old.segment_id.label("from_id"),
             new.segment_id.label("to_id"),
-            *(getattr(old, name).label(f"old_{name}") for name in fields),
+            *(old[name].label(f"old_{name}") for name in fields),
             *(getattr(new, name).label(f"new_{name}") for name in fields),
         )
-        .join(CurrentSegment, CurrentSegment.customer_id == new.customer_id)
-        .join(
-            old,
-            (old.run_id == CurrentSegment.run_id)
-            & (old.customer_id == CurrentSegment.customer_id),
-        )
+        .join(previous, old.customer_id == new.customer_id)
         .where(
             new.run_id == run.id,
-            CurrentSegment.segment_id != new.segment_id,
-            CurrentSegment.as_of <= run.as_of,
+            old.segment_id != new.segment_id,
+            old.as_of <= run.as_of,
         )
     )
     records = []
@@ -238,41 +234,6 @@ async def record_migrations(
     return len(records)
 
 
-async def move_pointer(session: AsyncSession, run: SegmentRun) -> None:
-    """Point each customer of the run at it, unless they hold a newer one."""
-    connection = await session.connection()
-    dialect_insert: Any = (
-        postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    )
-    a = SegmentAssignment
-    statement = dialect_insert(CurrentSegment).from_select(
-        ["customer_id", "run_id", "segment_id", "confidence", "as_of",
-         "assigned_at", "segment_since"],
-        select(a.customer_id, a.run_id, a.segment_id, a.confidence, a.as_of,
-               a.computed_at, a.as_of).where(a.run_id == run.id),
-    )  # fmt: skip
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=[CurrentSegment.customer_id],
-        set_={
-            "run_id": excluded.run_id,
-            "segment_id": excluded.segment_id,
-            "confidence": excluded.confidence,
-            "as_of": excluded.as_of,
-            "assigned_at": excluded.assigned_at,
-            "segment_since": case(
-                (
-                    CurrentSegment.segment_id == excluded.segment_id,
-                    CurrentSegment.segment_since,
-                ),
-                else_=excluded.segment_since,
-            ),
-        },
-        where=CurrentSegment.as_of <= excluded.as_of,
-    )
-    await session.execute(statement)
-
-
 async def store_run(
     session: AsyncSession,
     run: SegmentRun,
@@ -282,7 +243,7 @@ async def store_run(
     new_customer_days: int,
     recorded_by: str | None = None,
 ) -> int:
-    """Write a run's assignments, migrations and pointer; return the moves."""
+    """Write a run's assignments, totals and migrations; return the moves."""
     await bulk_insert(
         session,
         SegmentAssignment.__table__,  # type: ignore[arg-type]
@@ -294,5 +255,4 @@ async def store_run(
     moves = await record_migrations(
         session, run, new_customer_days=new_customer_days, recorded_by=recorded_by
     )
-    await move_pointer(session, run)
     return moves

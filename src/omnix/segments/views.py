@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from omnix.engine.rfm import LEVELS, QUINTILE_WIDTH, cell_segment
 from omnix.engine.segments_catalogue import Segment, get_segment
 from omnix.segments import schemas
+from omnix.segments.current import as_entity, current_table
 from omnix.segments.models import (
-    CurrentSegment,
     SegmentAssignment,
     SegmentMigration,
     SegmentRun,
@@ -135,19 +135,19 @@ def placed_rows(
     return rows
 
 
-def _assignment_query() -> Any:
+def _assignment_query(entity: Any = SegmentAssignment) -> Any:
     return (
         select(
-            SegmentAssignment,
+            entity,
             SegmentRun.kind,
             SegmentMigration.from_segment_id,
             SegmentMigration.reason,
         )
-        .join(SegmentRun, SegmentRun.id == SegmentAssignment.run_id)
+        .join(SegmentRun, SegmentRun.id == entity.run_id)
         .outerjoin(
             SegmentMigration,
-            (SegmentMigration.run_id == SegmentAssignment.run_id)
-            & (SegmentMigration.customer_id == SegmentAssignment.customer_id),
+            (SegmentMigration.run_id == entity.run_id)
+            & (SegmentMigration.customer_id == entity.customer_id),
         )
         .execution_options(populate_existing=True)
     )
@@ -157,12 +157,8 @@ async def current_rows(
     session: AsyncSession, customer_ids: Sequence[str]
 ) -> dict[str, AssignmentRow]:
     """Each customer's current stored assignment, by customer id."""
-    query = _assignment_query().join(
-        CurrentSegment,
-        (CurrentSegment.run_id == SegmentAssignment.run_id)
-        & (CurrentSegment.customer_id == SegmentAssignment.customer_id),
-    )
-    query = query.where(CurrentSegment.customer_id.in_(list(customer_ids)))
+    entity = as_entity(current_table())
+    query = _assignment_query(entity).where(entity.customer_id.in_(list(customer_ids)))
     rows = (await session.execute(query)).all()
     return {row[0].customer_id: AssignmentRow(*row) for row in rows}
 
@@ -180,11 +176,22 @@ async def history_rows(
     return [AssignmentRow(*row) for row in (await session.execute(query)).all()]
 
 
-async def segment_since(session: AsyncSession, customer_id: str) -> datetime | None:
-    query = select(CurrentSegment.segment_since).where(
-        CurrentSegment.customer_id == customer_id
+async def segment_since(
+    session: AsyncSession, customer_id: str, segment_id: str
+) -> datetime | None:
+    """Business time of the first assignment of the current, unbroken stay."""
+    a = SegmentAssignment
+    query = (
+        select(a.segment_id, a.as_of)
+        .where(a.customer_id == customer_id)
+        .order_by(a.as_of.desc(), a.run_id.desc())
     )
-    return await session.scalar(query)
+    since = None
+    for held, as_of in (await session.execute(query)).all():
+        if held != segment_id:
+            break
+        since = as_of
+    return since
 
 
 def current_segment_dto(
