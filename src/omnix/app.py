@@ -28,6 +28,7 @@ from omnix.context import AppContext
 from omnix.costs.endpoints import router as costs_router
 from omnix.customers.endpoints import router as customers_router
 from omnix.errors import OmnixError, error_envelope
+from omnix.experiments.endpoints import router as experiments_router
 from omnix.segments.endpoints import router as segments_router
 from omnix.segments.tasks import run_segment_schedule
 from omnix.streaming.endpoints import router as streaming_router
@@ -141,6 +142,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(customers_router, prefix="/v1")
     app.include_router(analytics_router, prefix="/v1")
     app.include_router(streaming_router)  # /v1/streaming/* and /ws
+    app.include_router(experiments_router, prefix="/v1")
     _mount_docs(app)
     mount_dashboards(app)
     return app

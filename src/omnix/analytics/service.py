@@ -43,6 +43,8 @@ from omnix.customers.service import get_customer
 from omnix.engine.activity import ActivityScore
 from omnix.engine.population import CustomerAnalysis, analyse_customer
 from omnix.errors import NotFound
+from omnix.experiments.assignment import assign_customer, call_record, take_assignment
+from omnix.experiments.models import ABTestCall
 
 log = structlog.get_logger()
 
@@ -102,14 +104,19 @@ async def choose_analyser(
 ) -> str | None:
     """The analyser an experiment assigns to this customer, or None.
 
-    The A/B-testing domain answers here with the id of the variant the
-    customer is assigned to in a running experiment for ``analysis_type``.
-    Returning None (as now: no experiment assigns anything yet) leaves the
-    choice to ``OMNIX_DEFAULT_ANALYSER``. An id that is unknown or does not
-    support the analysis type is ignored with a warning; one that is
-    unavailable is tried, recorded as failed, and answered by the local engine.
+    The id of the model of the customer's arm (sticky: a hash of test and
+    customer ids against the phase's split) in the test running at business
+    "now" for ``analysis_type``. None, when no test runs, leaves the choice to
+    ``OMNIX_DEFAULT_ANALYSER``. An id that is unknown or does not support the
+    analysis type is ignored with a warning; one that is unavailable is
+    tried, recorded as failed, and answered by the local engine. The
+    assignment is noted in the session so the call's ledger rows carry the
+    test's id (``take_assignment``).
     """
-    return None
+    assignment = await assign_customer(
+        session, customer_id, analysis_type, context.clock.now()
+    )
+    return None if assignment is None else assignment.analyser_id
 
 
 async def _brands(
@@ -176,6 +183,11 @@ async def run_analysis(
     )
     analyser = pick_analyser(
         runtime.registry, analysis_type, explicit=analyser_id, assigned=assigned
+    )
+    experiment = (
+        None
+        if assigned is None
+        else take_assignment(session, customer_id, analysis_type, analyser.id)
     )
     as_of = context.clock.now()
     started = time.perf_counter()
@@ -252,11 +264,25 @@ async def run_analysis(
         rows.append(
             calls.local(answered_by, latency, overall_confidence(run), fallback_for)
         )
+    records: list[AnalysisUsage | ABTestCall] = list(rows)
+    if experiment is not None:
+        for row in rows:
+            row.experiment_id = experiment.test_id
+        records.append(
+            call_record(
+                experiment,
+                analysis_type,
+                analysis,
+                answered_by=answered_by.id,
+                data_cutoff=as_of,
+                called_at=calls.at,
+            )
+        )
     if ledger is not None:
-        ledger.add_all(rows)
+        ledger.add_all(records)
     else:
         async with context.db.transaction() as own:
-            own.add_all(rows)
+            own.add_all(records)
     return run
 
 

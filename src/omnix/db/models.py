@@ -7,6 +7,7 @@ from omnix.catalogue.models import Product
 from omnix.costs.models import AnalysisUsage
 from omnix.customers.models import Customer, ProductInteraction, PurchaseLine
 from omnix.db.base import Base
+from omnix.experiments import models as experiment_models  # noqa: F401 (its tables)
 from omnix.segments import models as segment_models  # noqa: F401 (its tables)
 from omnix.streaming import models as streaming_models  # noqa: F401 (its tables)
 from omnix.system.models import IdempotentRequest

@@ -1,0 +1,1 @@
+"""A/B tests of analysis models: assignment, outcomes, statistics, endpoints."""
