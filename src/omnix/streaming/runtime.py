@@ -47,6 +47,8 @@ class StreamingRuntime:
         assert isinstance(bus, StreamBusBase)
         self.bus: StreamBusBase = bus
         self.hub = InsightHub()
+        # The task of run_streaming, when this process runs one.
+        self.task: asyncio.Task[None] | None = None
         self.channel = (
             RedisChannel(self.redis_url, settings.key_prefix)
             if self.redis_url
@@ -194,6 +196,7 @@ async def run_consumers(
 async def run_streaming(context: AppContext) -> None:
     """Everything streaming inside ``omnix serve``; runs until cancelled."""
     runtime = streaming_runtime(context)
+    runtime.task = asyncio.current_task()
     stop = asyncio.Event()
     tasks = [asyncio.create_task(run_relay(context, runtime))]
     if runtime.channel is not None:

@@ -10,7 +10,8 @@ Protocol (JSON text frames):
   "types"?: [..]}`` replaces the filter (also accepted as query parameters
   ``customerId``, ``priority``, ``minPriority`` and ``types``, comma
   separated). A customer always receives their own household only: asking
-  for another is refused with an ``error`` message (code 4403);
+  for another is refused with an ``error`` message (code 4403), an unknown
+  priority or type with code 4400 (on connection, both close the socket);
 * insights arrive as ``{"type": "insight", "insight": RealtimeInsight}``; a
   client too slow to keep up (1000 waiting) loses the excess and is told
   ``{"type": "dropped", "count": n}``;
@@ -42,11 +43,15 @@ router = APIRouter()
 
 AUTH_TIMEOUT_S = 10.0
 SESSION_CHECK_S = 60.0
-UNAUTHORIZED, FORBIDDEN = 4401, 4403
+BAD_REQUEST, UNAUTHORIZED, FORBIDDEN = 4400, 4401, 4403
 
 
 class Refused(Exception):
     """A request on the socket that is refused; the socket stays open."""
+
+    def __init__(self, message: str, code: int = BAD_REQUEST) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -90,7 +95,7 @@ def build_filter(principal: Principal, request: dict[str, Any]) -> InsightFilter
         raise Refused("customerId: a string")
     if not principal.is_staff:
         if wanted is not None and wanted != principal.customer_id:
-            raise Refused("customers receive their own insights only")
+            raise Refused("customers receive their own insights only", FORBIDDEN)
         wanted = principal.customer_id
     chosen = InsightFilter(customer_id=wanted)
     if request.get("priority") is not None:
@@ -166,8 +171,8 @@ async def insights_socket(socket: WebSocket) -> None:
     try:
         chosen = build_filter(principal, dict(socket.query_params))
     except Refused as exc:
-        await _send(socket, {"type": "error", "code": FORBIDDEN, "message": str(exc)})
-        await socket.close(code=FORBIDDEN, reason=str(exc)[:120])
+        await _send(socket, {"type": "error", "code": exc.code, "message": str(exc)})
+        await socket.close(code=exc.code, reason=str(exc)[:120])
         return
     current = {"filter": chosen}
     subscription = hub.subscribe(lambda insight: current["filter"].accepts(insight))
@@ -196,8 +201,11 @@ async def insights_socket(socket: WebSocket) -> None:
 
     async def listen() -> None:
         while True:
+            frame = await socket.receive()
+            if frame["type"] == "websocket.disconnect":
+                return
             try:
-                request = orjson.loads(await socket.receive_text())
+                request = orjson.loads(frame.get("text") or frame.get("bytes") or b"")
             except orjson.JSONDecodeError:
                 request = None
             kind = request.get("type") if isinstance(request, dict) else None
@@ -209,7 +217,7 @@ async def insights_socket(socket: WebSocket) -> None:
                 except Refused as exc:
                     await _send(
                         socket,
-                        {"type": "error", "code": FORBIDDEN, "message": str(exc)},
+                        {"type": "error", "code": exc.code, "message": str(exc)},
                     )
                     continue
                 await _send(
@@ -221,7 +229,7 @@ async def insights_socket(socket: WebSocket) -> None:
                     socket,
                     {
                         "type": "error",
-                        "code": 4400,
+                        "code": BAD_REQUEST,
                         "message": "expected ping or subscribe",
                     },
                 )
