@@ -101,17 +101,17 @@ def load_complete_journey(directory: Path | None = None) -> CompleteJourneyFrame
     # the engine is evaluated on exactly the lines the service would hold.
     shaped = completejourney.load(datetime(2099, 1, 1, tzinfo=UTC))
     attributes = catalogue.select("product_id", "category", "department", "brand")
-    lines = shaped.lines.join(attributes, on="product_id", how="left").select(
+    # The shaped lines carry empty category, department and brand columns
+    # (the demo database keeps those on the product); they are read from the
+    # catalogue here, so the shaped ones are left out before the join.
+    lines = shaped.lines.select(
         "customer_id",
         "order_id",
         "product_id",
         pl.col("purchased_at").dt.cast_time_unit("us"),
         "quantity",
         "price",
-        "category",
-        "department",
-        "brand",
-    )
+    ).join(attributes, on="product_id", how="left")
     demographics = pl.read_parquet(folder / "demographics.parquet").select(
         pl.col("household_id").cast(pl.Utf8).alias("customer_id"),
         *(
