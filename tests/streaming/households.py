@@ -14,8 +14,10 @@ from sqlalchemy import insert
 from omnix.catalogue.models import Product
 from omnix.context import AppContext
 from omnix.customers.models import PurchaseLine
+from omnix.streaming import StreamEntry, schemas
 from omnix.streaming.config import StreamingSettings
 from omnix.streaming.runtime import StreamingRuntime, run_consumers, streaming_runtime
+from omnix.streaming.service import accept_events
 from tests.factories import make_customer
 
 START = datetime(2017, 6, 5, 10, 0, tzinfo=UTC)  # a Monday, 10:00
@@ -28,7 +30,7 @@ PRODUCTS = {
 }
 
 
-def test_settings(**overrides: Any) -> StreamingSettings:
+def settings_for_tests(**overrides: Any) -> StreamingSettings:
     """Settings for tests: short waits, no timer unless asked."""
     values: dict[str, Any] = {
         # Without a consumer there is nothing to wait for (see ``consuming``).
@@ -46,8 +48,8 @@ def test_settings(**overrides: Any) -> StreamingSettings:
 
 
 def runtime_of(context: AppContext, **overrides: Any) -> StreamingRuntime:
-    """The context's runtime, created with :func:`test_settings`."""
-    context.extras["streaming_settings"] = test_settings(**overrides)
+    """The context's runtime, created with :func:`settings_for_tests`."""
+    context.extras["streaming_settings"] = settings_for_tests(**overrides)
     return streaming_runtime(context)
 
 
@@ -139,3 +141,24 @@ def purchase_event(
         "timestamp": at.isoformat(),
         **extra,
     }
+
+
+async def accept(
+    context: AppContext, runtime: StreamingRuntime, events: list[dict[str, Any]]
+) -> list[StreamEntry]:
+    """Store purchase events as the endpoint does; the entries a consumer
+    would read for them."""
+    items = [schemas.PurchaseEvent.model_validate(e) for e in events]
+    async with context.db.transaction() as session:
+        accepted = await accept_events(
+            session,
+            runtime.settings.stream,
+            items,
+            business_now=context.clock.now(),
+            wall_now=context.clock.wall(),
+            batch=True,
+        )
+    return [
+        StreamEntry(runtime.settings.stream, f"{i}-0", e.payload, 0.0, 1)
+        for i, e in enumerate(accepted.fresh)
+    ]

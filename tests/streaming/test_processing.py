@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -16,7 +15,6 @@ from omnix.engine.cooccurrence import product_neighbours
 from omnix.segments.features import load_features
 from omnix.segments.service import place_customers
 from omnix.segments.tasks import recompute_now
-from omnix.streaming import StreamEntry, schemas
 from omnix.streaming.models import (
     CustomerStreamState,
     ProductOutlook,
@@ -27,13 +25,12 @@ from omnix.streaming.models import (
 from omnix.streaming.placement import ReferenceCache, snapshot
 from omnix.streaming.processor import InsightProcessor
 from omnix.streaming.recommendations import PartnerIndex
-from omnix.streaming.runtime import StreamingRuntime
-from omnix.streaming.service import accept_events
 from omnix.streaming.state import build_states
 from tests.factories import make_customer
 from tests.segments.support import Households, store
 from tests.streaming.households import (
     START,
+    accept,
     add_products,
     purchase_event,
     regular_household,
@@ -42,26 +39,6 @@ from tests.streaming.households import (
 
 UTC_ZONE = ZoneInfo("UTC")
 LAST_ORDER = START + timedelta(days=29 * 7)  # H1's 30th weekly order
-
-
-async def _accept(
-    context: AppContext, runtime: StreamingRuntime, events: list[dict[str, Any]]
-) -> list[StreamEntry]:
-    """Store events as the endpoint does; the entries a consumer would read."""
-    items = [schemas.PurchaseEvent.model_validate(e) for e in events]
-    async with context.db.transaction() as session:
-        accepted = await accept_events(
-            session,
-            runtime.settings.stream,
-            items,
-            business_now=context.clock.now(),
-            wall_now=context.clock.wall(),
-            batch=True,
-        )
-    return [
-        StreamEntry("customer-events", f"{i}-0", e.payload, 0.0, 1)
-        for i, e in enumerate(accepted.fresh)
-    ]
 
 
 async def _insights(context: AppContext) -> list[StreamInsight]:
@@ -85,7 +62,7 @@ async def test_state_counts_every_line_once(context: AppContext) -> None:
     await regular_household(context, "H1")
     runtime = runtime_of(context)
     at = LAST_ORDER + timedelta(days=3)
-    entries = await _accept(
+    entries = await accept(
         context,
         runtime,
         [
@@ -120,7 +97,7 @@ async def test_a_redelivered_batch_changes_nothing(context: AppContext) -> None:
     await regular_household(context, "H1")
     runtime = runtime_of(context)
     at = LAST_ORDER + timedelta(days=2, hours=5)
-    entries = await _accept(
+    entries = await accept(
         context,
         runtime,
         [purchase_event("H1", "TV", at=at, price=450.0, orderId="tv")],
@@ -152,7 +129,7 @@ async def test_late_events_count_but_raise_nothing(context: AppContext) -> None:
     processor = InsightProcessor(context, runtime)
     now = LAST_ORDER + timedelta(days=7)
     await processor.handle(
-        await _accept(context, runtime, [purchase_event("H1", at=now, orderId="a")])
+        await accept(context, runtime, [purchase_event("H1", at=now, orderId="a")])
     )
     # 30 minutes late: within the lateness, evaluated (a huge basket).
     slightly = purchase_event(
@@ -162,7 +139,7 @@ async def test_late_events_count_but_raise_nothing(context: AppContext) -> None:
     very = purchase_event(
         "H1", "TV", at=now - timedelta(hours=2), price=400.0, orderId="c"
     )
-    await processor.handle(await _accept(context, runtime, [slightly, very]))
+    await processor.handle(await accept(context, runtime, [slightly, very]))
 
     keys = {i.insight_key for i in await _insights(context)}
     assert "basket:H1:b" in keys
@@ -191,7 +168,7 @@ async def test_an_early_purchase_moves_the_prediction_and_the_timer_raises_due(
     # Weekly coffee, bought again after three days: four days early.
     early = LAST_ORDER + timedelta(days=3)
     await processor.handle(
-        await _accept(context, runtime, [purchase_event("H1", at=early)])
+        await accept(context, runtime, [purchase_event("H1", at=early)])
     )
     (insight,) = await _insights(context)
     assert insight.insight_type == "consumption_prediction"
@@ -270,7 +247,7 @@ async def test_a_lapsed_big_spender_buying_again_is_a_win_back(
     processor = InsightProcessor(context, runtime)
     at = datetime(2017, 12, 31, 11, tzinfo=UTC)
     event = purchase_event("LAPSED", "P001", at=at, price=75.0, quantity=2)
-    await processor.handle(await _accept(context, runtime, [event]))
+    await processor.handle(await accept(context, runtime, [event]))
 
     (migration,) = [i for i in await _insights(context) if i.rule == "segment_changed"]
     assert migration.data["fromSegment"] in ("at_risk", "cant_lose_them")
@@ -311,7 +288,7 @@ async def test_a_first_purchase_brings_in_its_basket_partners(
     processor.partners.index = PartnerIndex(product_neighbours(order_lines))
     at = datetime(2017, 12, 31, 11, tzinfo=UTC)
     await processor.handle(
-        await _accept(context, runtime, [purchase_event("NEWBIE", "P001", at=at)])
+        await accept(context, runtime, [purchase_event("NEWBIE", "P001", at=at)])
     )
     (update,) = [
         i for i in await _insights(context) if i.insight_type == "recommendation_update"

@@ -18,7 +18,6 @@ import polars as pl
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from omnix.analytics.service import population_cache
 from omnix.context import AppContext
 from omnix.streaming.outlook import PurchaseFact, active_products, bought_pairs
 from omnix.streaming.rules import InsightDraft
@@ -74,6 +73,10 @@ class PartnerSource:
             self._task = asyncio.get_running_loop().create_task(self.load())
 
     async def load(self) -> None:
+        # Imported here: the analytics service pulls in every analyser's SDK,
+        # seconds of start-up a worker without suggestions need not pay.
+        from omnix.analytics.service import population_cache
+
         try:
             fitted = await population_cache(self._context).get(
                 self._context.clock.now()
