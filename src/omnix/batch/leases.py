@@ -39,8 +39,8 @@ from omnix.batch.models import (
 from omnix.db.session import Database
 
 MAX_ERROR = 500
-# Candidates read per claim attempt; racing workers skip the ones taken.
-CLAIM_CANDIDATES = 8
+# Candidates tried per claim; one is enough unless a racing claim won it.
+CLAIM_TRIES = 3
 STALL_RESEND_LIMIT = 10_000
 TAKEOVER_ERROR = "taken over: the worker holding it stopped renewing its lease"
 
@@ -82,19 +82,21 @@ def _held(job: ClaimedJob, worker_id: str) -> ColumnElement[bool]:
     )
 
 
-async def _candidates(
+async def _candidate(
     session: AsyncSession, now: datetime, max_attempts: int
-) -> list[int]:
+) -> int | None:
+    """The most urgent claimable job. On PostgreSQL its row is locked and rows
+    other claims have locked are skipped, so racing workers get different
+    jobs; on SQLite the writing transaction already excludes other writers."""
     query = (
         select(BatchJob.id)
         .where(_claimable(now, max_attempts))
         .order_by(BatchJob.priority.desc(), BatchJob.id)
-        .limit(CLAIM_CANDIDATES)
+        .limit(1)
     )
     if session.get_bind().dialect.name == "postgresql":
-        # Rows another claim has locked are skipped, not waited for.
         query = query.with_for_update(skip_locked=True)
-    return list((await session.scalars(query)).all())
+    return await session.scalar(query)
 
 
 async def claim_next(
@@ -107,7 +109,10 @@ async def claim_next(
     """
     lease_until = now + timedelta(seconds=settings.lease_seconds)
     async with db.transaction() as session:
-        for job_id in await _candidates(session, now, settings.max_attempts):
+        for _ in range(CLAIM_TRIES):
+            job_id = await _candidate(session, now, settings.max_attempts)
+            if job_id is None:
+                return None
             taken_over = BatchJob.state == RUNNING
             claimed = await session.execute(
                 update(BatchJob)

@@ -116,7 +116,7 @@ async def _listed_customers(
 
 async def _segment_customers(session: AsyncSession, segment_id: str) -> list[str]:
     check_segment_id("body.segmentId", segment_id)
-    current = await current_table(session)
+    current = current_table()
     members = await session.scalars(
         select(current.c.customer_id)
         .where(current.c.segment_id == segment_id)
