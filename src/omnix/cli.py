@@ -156,6 +156,61 @@ def create_user(
     _out(f"Created {role} account {body.email} ({account_id}).")
 
 
+@app.command()
+def worker(
+    consumers: Annotated[
+        int, typer.Option(min=1, max=32, help="Stream consumer tasks.")
+    ] = 1,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Batch jobs at once.")
+    ] = None,
+    streams: Annotated[
+        bool, typer.Option(help="Turn stream events into insights.")
+    ] = True,
+    batches: Annotated[bool, typer.Option(help="Run batch analysis jobs.")] = True,
+) -> None:
+    """Work the shared queues (needs OMNIX_REDIS_URL): stream events and batch jobs."""
+    import signal
+
+    from omnix.batch.config import BatchSettings, install_batch_settings
+    from omnix.batch.tasks import batch_queue
+    from omnix.batch.worker import run_worker as run_batch_worker
+    from omnix.db.migrate import upgrade
+    from omnix.streaming.worker import run_worker as run_stream_worker
+
+    settings = get_settings()
+    if not settings.redis_url:
+        _out(
+            "error: OMNIX_REDIS_URL is not set; without Redis, events and batch "
+            "jobs are handled inside `omnix serve` and need no worker."
+        )
+        raise typer.Exit(2)
+    context = _context(settings)
+    upgrade(context.db.url)
+    batch_settings = BatchSettings()
+    if concurrency is not None:
+        batch_settings = batch_settings.model_copy(update={"concurrency": concurrency})
+    install_batch_settings(context, batch_settings)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        jobs = []
+        if streams:
+            jobs.append(run_stream_worker(context, stop, consumers=consumers))
+        if batches:
+            jobs.append(run_batch_worker(context, stop))
+        try:
+            await asyncio.gather(*jobs)
+        finally:
+            await batch_queue(context).close()
+            await context.db.dispose()
+
+    asyncio.run(run())
+
+
 @app.command(name="eval")
 def evaluate(
     split: Annotated[
@@ -205,6 +260,7 @@ def demo(
             for reason, count in sorted(summary.set_aside.items()):
                 _out(f"  set aside {count:>7,}  {reason}")
         await demo_module.prepare_analytics(context)
+        await demo_module.prepare_experiment(context)
         result = await demo_module.ensure_accounts(
             context, os.environ.get("OMNIX_DEMO_PASSWORD")
         )

@@ -71,6 +71,15 @@ async def prepare_analytics(context: AppContext) -> None:
     log.info("demo.segments_ready", seconds=round(time.perf_counter() - started, 1))
 
 
+async def prepare_experiment(context: AppContext) -> None:
+    """One finished A/B test between the two local engines, with real outcomes."""
+    from omnix.experiments.demo import run_demo_experiment
+
+    started = time.perf_counter()
+    await run_demo_experiment(context)
+    log.info("demo.experiment_ready", seconds=round(time.perf_counter() - started, 1))
+
+
 async def demo_household(session: AsyncSession) -> str:
     """The household with declared demographics and the most purchase lines."""
     query = (
