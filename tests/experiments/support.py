@@ -116,3 +116,24 @@ def with_llm_models(context: AppContext, *, configured: bool) -> None:
     install_runtime(
         context, dataclasses.replace(analyser_runtime(context), registry=registry)
     )
+
+
+async def create_with_both_arms(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    households: list[str],
+    split: float = 0.5,
+    **overrides: Any,
+) -> str:
+    """A test whose random id puts at least one of ``households`` in each arm.
+
+    Ids are random, so a handful of households can all land in one arm
+    (1 in 512 for ten at 0.5); such a test is deactivated and made again.
+    """
+    from omnix.experiments.buckets import arm_for
+
+    while True:
+        test_id = await create(client, headers, trafficSplit=split, **overrides)
+        if len({arm_for(test_id, h, split) for h in households}) == 2:
+            return test_id
+        await client.put(f"{BASE}/{test_id}/deactivate", headers=headers)

@@ -1,17 +1,12 @@
 """Which arm of a running test a customer is in, and what the call leaves.
 
-Assignment is a pure function of the test id, the customer id and the
-phase's split: ``bucket`` hashes the two ids (SHA-256, no process state, no
-random generator) to a number in [0, 1), and the customer is in arm B when
-it is below the split. The same customer therefore gets the same arm in every
-process and after every restart. The phase is not part of the hash: when a
-split grows from 0.2 to 0.5 only the customers with a bucket between the two
-move (from A to B), the fewest possible.
+The arm itself is a pure function of ids and split (``omnix.experiments.
+buckets``); this module finds the running test and its phase, and carries
+the assignment from the choice of analyser to the call's ledger rows.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnix.engine.population import CustomerAnalysis
+from omnix.experiments.buckets import arm_for
 from omnix.experiments.models import ABTest, ABTestCall, ABTestPhase
 from omnix.experiments.outcomes import predictions_of
 from omnix.experiments.schemas import Arm, TestStatus
@@ -26,17 +22,6 @@ from omnix.experiments.schemas import Arm, TestStatus
 # Where an assignment waits in the session between choosing the analyser and
 # writing the call's ledger rows.
 _NOTES = "omnix.experiments.assignments"
-
-
-def bucket(test_id: str, customer_id: str) -> float:
-    """A customer's fixed position in [0, 1) for one test."""
-    digest = hashlib.sha256(f"{test_id}\x1f{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
-
-
-def arm_for(test_id: str, customer_id: str, split: float) -> Arm:
-    """Arm B for the share ``split`` of customers, arm A for the rest."""
-    return "B" if bucket(test_id, customer_id) < split else "A"
 
 
 def status_at(test: ABTest, now: datetime) -> TestStatus:
