@@ -183,25 +183,36 @@ def _serve_demo(data_dir: Path) -> Iterator[Server]:
             sys.stderr.write(f"\nomnix serve {state}:\n" + "\n".join(errors) + "\n")
 
 
+WARM_UP_PATHS = (
+    "/v1/customers/{id}/replenishment-alerts",
+    "/v1/customers/{id}/ai-recommendations",
+    "/v1/customers/{id}/consumption-predictions",
+    "/v1/customers/{id}/customer-profile-analysis",
+)
+
+
 def _warm_up(server: Server) -> None:
-    """The first analysis fits the population models over every line (about
-    75 s on two cores); pay it once here rather than inside a page's timeout."""
-    path = "/v1/customers/{id}/replenishment-alerts"
-    if not server.serves("get", path):
-        return
+    """The first analyses fit population models over every line (one to two
+    minutes on two cores); pay that once here rather than inside a page's
+    timeout."""
     login = server.sign_in(CUSTOMER_EMAIL)
     household = login["user"]["customerId"]
-    try:
-        server.api(
-            "GET",
-            path.replace("{id}", household),
-            token=login["accessToken"],
-            timeout=600,
-        )
-    except urllib.error.HTTPError as failure:
-        # The tests that need the analysis fail on their own, with their story;
-        # the others still run.
-        sys.stderr.write(f"\nwarm-up: {path} answered {failure.code}\n")
+    for path in WARM_UP_PATHS:
+        if not server.serves("get", path):
+            continue
+        started = time.monotonic()
+        try:
+            server.api(
+                "GET",
+                path.replace("{id}", household),
+                token=login["accessToken"],
+                timeout=600,
+            )
+        except urllib.error.HTTPError as failure:
+            # The tests that need the analysis fail on their own, with their
+            # story; the others still run.
+            sys.stderr.write(f"\nwarm-up: {path} answered {failure.code}\n")
+        sys.stderr.write(f"\nwarm-up: {path} {time.monotonic() - started:.1f} s\n")
 
 
 def _describe(url: str, password: str) -> Server:
@@ -241,7 +252,7 @@ def screenshots() -> Path:
 
 def _page(browser: Any, viewport: dict[str, int]) -> Iterator[Any]:
     context = browser.new_context(viewport=viewport, locale="en-US")
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)
     page = context.new_page()
     yield page
     context.close()

@@ -38,9 +38,13 @@ def sign_in(page: Any, server: Server, email: str) -> None:
 
 
 def settle(page: Any) -> None:
-    """Waits until no panel is still loading."""
-    page.wait_for_load_state("networkidle")
-    page.locator(".state-loading").first.wait_for(state="detached", timeout=60_000)
+    """Waits until no panel is still loading (a live socket keeps the network
+    busy, so "network idle" is no signal here)."""
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.state-loading').length === 0",
+        timeout=120_000,
+    )
 
 
 def shoot(page: Any, folder: Path, name: str) -> Path:
@@ -176,10 +180,10 @@ def test_customer_sees_recommendations_and_alerts(request, page, server, screens
     sign_in(page, server, CUSTOMER_EMAIL)
     page.get_by_role("heading", name=re.compile("^Welcome back")).wait_for()
     recommendations = page.get_by_test_id("recommendation")
-    recommendations.first.wait_for(timeout=60_000)
+    recommendations.first.wait_for(timeout=120_000)
     assert recommendations.count() > 0
     alerts = page.get_by_test_id("alert")
-    alerts.first.wait_for(timeout=60_000)
+    alerts.first.wait_for(timeout=120_000)
     assert alerts.count() > 0
     settle(page)
     shoot(page, screenshots, "07-customer-recommendations-alerts")
