@@ -18,7 +18,12 @@ from omnix.segments.models import (
     SegmentRun,
     SegmentRunTotal,
 )
-from omnix.segments.service import migrate_manually, place_customers, recompute_all
+from omnix.segments.service import (
+    forget_customer,
+    migrate_manually,
+    place_customers,
+    recompute_all,
+)
 from omnix.segments.tasks import compute_demo_snapshots, run_segment_schedule
 from omnix.segments.views import segment_since
 from tests.segments.support import (
@@ -274,3 +279,16 @@ async def test_demo_snapshots_are_computed_once(context):
     assert [r.as_of for r in runs] == [OCTOBER, AS_OF]
     assert runs[1].migration_count > 0
     assert YEAR_START < OCTOBER
+
+
+async def test_forgetting_a_customer_removes_their_assignments(context):
+    await store(context, champion_and_regulars())
+    await recompute(context, OCTOBER)
+    await recompute(context, AS_OF)
+
+    async with context.db.transaction() as session:
+        deleted = await forget_customer(session, "champ")
+    async with context.db.session() as session:
+        assert await current_assignment_of(session, "champ") is None
+        assert await current_assignment_of(session, "R01") is not None
+    assert deleted == 2

@@ -60,16 +60,20 @@ class SegmentRun(Base):
 
 
 class SegmentAssignment(Base):
-    """A customer's segment in one run, with the features behind it."""
+    """A customer's segment in one run, with the features behind it.
+
+    Deliberately without foreign keys, like a warehouse fact table: checking
+    them row by row makes PostgreSQL lock every referenced customer row (a
+    heap write and a WAL record each), which on a million-customer snapshot
+    cost more than writing the snapshot itself. Every row is written from
+    ids just read in the same transaction, and
+    :func:`omnix.segments.service.forget_customer` removes a customer's rows.
+    """
 
     __tablename__ = "segment_assignments"
 
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("segment_runs.id", ondelete="CASCADE"), primary_key=True
-    )
-    customer_id: Mapped[str] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     segment_id: Mapped[str] = mapped_column(SegmentId)
     confidence: Mapped[float]
     as_of: Mapped[datetime]

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 import structlog
-from sqlalchemy import ColumnElement, case, func, select, text
+from sqlalchemy import ColumnElement, case, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnix.clock import Clock
@@ -372,3 +372,13 @@ async def migrate_manually(
         manual=True,
     )
     return migration
+
+
+async def forget_customer(session: AsyncSession, customer_id: str) -> int:
+    """Delete a customer's assignments (which carry no foreign key); their
+    migrations go with the customer row through its cascade. Returns the
+    number of assignments deleted."""
+    result = await session.execute(
+        delete(SegmentAssignment).where(SegmentAssignment.customer_id == customer_id)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
