@@ -34,3 +34,8 @@ def worker(
         await run_worker(context, stop, consumers=consumers)
 
     asyncio.run(main())
+
+
+if __name__ == "__main__":
+    # ``python -m omnix.streaming.cli``: the same command without the main CLI.
+    typer.run(worker)
