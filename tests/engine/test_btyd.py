@@ -24,7 +24,7 @@ from omnix.engine.pareto_nbd import (
     pareto_nbd_log_likelihood,
 )
 
-CDNOW = Path("/work/shared/data/cdnow_sample.txt")
+CDNOW = Path(__file__).resolve().parent.parent / "data" / "cdnow_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)
 # Fader, Hardie and Lee (2005), table of parameter estimates for the CDNOW sample.
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
