@@ -58,10 +58,13 @@ def value_text(unit: str, value: float | None) -> str:
 
 def difference_text(c: MetricComparison) -> str:
     """ "B against A (difference, 95% CI, p)" in the metric's own unit."""
+    scale, suffix = 1.0, ""
     if c.unit.startswith("share"):
         scale, suffix = 100.0, " points"
-    else:
-        scale, suffix = 1.0, ""
+    elif c.unit in ("milliseconds", "days"):
+        suffix = " ms" if c.unit == "milliseconds" else " days"
+    elif c.unit.startswith("USD"):
+        suffix = " USD"
     if c.difference is None or c.ci_low is None or c.ci_high is None:
         return "no comparison"
     return (

@@ -31,6 +31,8 @@ log = structlog.get_logger()
 
 DEMO_CUTOFF = datetime(2017, 11, 1, tzinfo=UTC)
 DEMO_TEST_NAME = "Demo: OMNIX engine v1 against the interval baseline"
+# A fixed id, so every demo database puts each household in the same arm.
+DEMO_TEST_ID = "demo-engine-v1-vs-interval-baseline"
 DEMO_HOUSEHOLDS = 300
 # Households that shopped in the 8 weeks before the cut-off: the ones a
 # store would analyse. Chosen on the past only, never on what came after.
@@ -68,7 +70,7 @@ async def run_demo_experiment(
 
     async with context.db.session() as session:
         existing = await session.scalar(
-            select(ABTest.id).where(ABTest.name == DEMO_TEST_NAME)
+            select(ABTest.id).where(ABTest.id == DEMO_TEST_ID)
         )
     if existing is not None:
         return existing
@@ -98,6 +100,7 @@ async def run_demo_experiment(
                 outcome_window_days=OUTCOME_WINDOW_DAYS,
             ),
             created_by=None,
+            test_id=DEMO_TEST_ID,
         )
         test_id = test.id
 

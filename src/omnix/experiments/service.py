@@ -159,8 +159,13 @@ async def create_test(
     session: AsyncSession,
     body: schemas.CreateABTestDto,
     created_by: str | None,
+    test_id: str | None = None,
 ) -> ABTest:
-    """Check the models, dates and metrics, and store the test with phase 1."""
+    """Check the models, dates and metrics, and store the test with phase 1.
+
+    ``test_id`` fixes the id (and so every customer's arm) where a run must be
+    reproducible, as in the demo; otherwise a random UUID is drawn.
+    """
     if body.model_a == body.model_b:
         raise field_error("body.modelB", "must differ from modelA")
     registry = analyser_runtime(context).registry
@@ -173,7 +178,7 @@ async def create_test(
 
     wall = context.clock.wall()
     test = ABTest(
-        id=str(uuid.uuid4()),
+        id=test_id or str(uuid.uuid4()),
         name=body.test_name,
         description=body.description,
         analysis_type=body.analysis_type,
