@@ -125,7 +125,9 @@ def server() -> Iterator[Server]:
     external = os.environ.get("OMNIX_E2E_URL")
     if external:
         password = os.environ.get("OMNIX_DEMO_PASSWORD", DEMO_PASSWORD)
-        yield _describe(external.rstrip("/"), password)
+        described = _describe(external.rstrip("/"), password)
+        _warm_up(described)
+        yield described
         return
 
     # Not under pytest's basetemp: other pytest runs on the machine prune old

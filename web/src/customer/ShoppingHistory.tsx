@@ -25,7 +25,9 @@ export function ShoppingHistory({ customerId }: { customerId: string }) {
                   <tr>
                     <th scope="col">Date</th>
                     <th scope="col">Product</th>
-                    <th scope="col">Category</th>
+                    <th scope="col" className="hide-narrow">
+                      Category
+                    </th>
                     <th scope="col" className="num">
                       Qty
                     </th>
@@ -47,7 +49,7 @@ export function ShoppingHistory({ customerId }: { customerId: string }) {
                         {line.productName}
                         {line.brand ? <span className="muted"> · {line.brand}</span> : null}
                       </th>
-                      <td>{line.category ?? "—"}</td>
+                      <td className="hide-narrow">{line.category ?? "—"}</td>
                       <td className="num">
                         {format.number(line.quantity, Number.isInteger(line.quantity) ? 0 : 2)}
                       </td>
