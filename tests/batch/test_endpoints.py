@@ -113,6 +113,7 @@ async def test_queue_stats_after_a_batch(
     assert 0 < stats["runTimeMs"]["p50"] <= stats["runTimeMs"]["p95"]
     assert stats["waitTimeMs"]["p50"] <= stats["waitTimeMs"]["p95"]
     assert stats["workersAlive"] == 1
+    assert stats["workers"][0]["ready"] is True
     assert stats["workers"][0]["jobsDone"] == len(HOUSEHOLDS)
 
 

@@ -11,7 +11,6 @@ matters, and a batch's status survives restarts of every process.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -125,11 +124,8 @@ class BatchWorker(Base):
     broker: Mapped[str] = mapped_column(String(16))
     concurrency: Mapped[int]
     started_at: Mapped[datetime]
+    # When it began taking jobs (after fitting the population models).
+    ready_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None]
     jobs_done: Mapped[int] = mapped_column(default=0)
-
-
-def job_key(job: Any) -> tuple[str, str, str]:
-    """(batch, household, type): what makes a job unique."""
-    return (job.batch_id, job.customer_id, job.analysis_type)

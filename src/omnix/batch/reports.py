@@ -286,6 +286,7 @@ async def _workers(
             broker=worker.broker,
             concurrency=worker.concurrency,
             started_at=worker.started_at,
+            ready=worker.ready_at is not None,
             last_heartbeat_at=worker.heartbeat_at,
             running_jobs=int(running.get(worker.id, 0)),
             jobs_done=worker.jobs_done,

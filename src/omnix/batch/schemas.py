@@ -171,6 +171,7 @@ class WorkerInfo(ApiModel):
     broker: str
     concurrency: int
     started_at: datetime
+    ready: bool = Field(description="Taking jobs (false while it fits models).")
     last_heartbeat_at: datetime
     running_jobs: int
     jobs_done: int

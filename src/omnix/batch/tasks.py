@@ -1,8 +1,9 @@
 """Jobs on taskiq: queue messages wake workers; the database says what to run.
 
-Each queue message asks "run the most urgent claimable job". A submission
-sends one message per job, so the queue spreads the work over every worker
-that reads it, and each message leads to at most one job run. Messages are
+Each queue message asks "run the most urgent claimable job". On Redis a
+submission sends one message per job, so the queue spreads the work over
+every worker that reads it, and each message leads to at most one job run
+(in memory, a few messages each run jobs until none is left). Messages are
 interchangeable: a duplicate finds nothing to claim and ends, and a lost one
 (a worker killed holding it) is replaced by the sweeper once the queue runs
 dry while claimable jobs remain (``leases.stalled_jobs``). Priorities live in
@@ -118,8 +119,10 @@ class BatchQueue:
         it in this process; the jobs then wait in the database, and the
         sweeper of the next worker to start sends their messages.
         """
-        if self.kind == "memory" and not self.serving:
-            return
+        if self.kind == "memory":
+            if not self.serving:
+                return
+            count = min(count, self.settings.concurrency)
         await self.start()
         for first in range(0, count, KICK_CHUNK):
             size = min(KICK_CHUNK, count - first)
@@ -163,23 +166,33 @@ class BatchQueue:
         await receiver.listen(stop)
 
     async def _run_next_job(self) -> None:
-        """The task: claim the most urgent job, if any, and run it."""
+        """The task: claim the most urgent job, if any, and run it.
+
+        On the in-memory queue a message goes on claiming until nothing is
+        left, so a large batch needs only ``concurrency`` messages in memory
+        (see ``dispatch``); on Redis each message runs one job, so that the
+        jobs spread over every worker reading the queue.
+        """
         async with self._slots:
-            if self._stopping:
-                return
-            try:
-                job = await leases.claim_next(
-                    self.context.db, self.worker_id, self.settings, Clock.wall()
+            while not self._stopping:
+                try:
+                    job = await leases.claim_next(
+                        self.context.db, self.worker_id, self.settings, Clock.wall()
+                    )
+                except Exception:
+                    # The message is spent; the sweeper replaces it if work
+                    # remains.
+                    log.exception("batch.claim_failed", worker=self.worker_id)
+                    return
+                if job is None:
+                    return
+                delay = await execute_job(
+                    self.context, job, self.worker_id, self.settings
                 )
-            except Exception:
-                # The message is spent; the sweeper replaces it if work remains.
-                log.exception("batch.claim_failed", worker=self.worker_id)
-                return
-            if job is None:
-                return
-            delay = await execute_job(self.context, job, self.worker_id, self.settings)
-            if delay is not None:
-                self.dispatch_later(delay)
+                if delay is not None:
+                    self.dispatch_later(delay)
+                if self.kind != "memory":
+                    return
 
 
 async def execute_job(

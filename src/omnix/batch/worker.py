@@ -68,6 +68,7 @@ async def run_worker(
     try:
         if warm_up and context.clock.pinned is not None:
             await population_cache(context).get(context.clock.now())
+        await _mark_ready(context, queue)
         if queue.kind == "redis":
             await queue.receive(stop)
         else:
@@ -110,6 +111,16 @@ async def _register(context: AppContext, queue: BatchQueue) -> None:
                 heartbeat_at=now,
             )
         )
+
+
+async def _mark_ready(context: AppContext, queue: BatchQueue) -> None:
+    async with context.db.transaction() as session:
+        await session.execute(
+            update(BatchWorker)
+            .where(BatchWorker.id == queue.worker_id)
+            .values(ready_at=Clock.wall())
+        )
+    log.info("batch.worker_ready", worker=queue.worker_id)
 
 
 async def _unregister(context: AppContext, queue: BatchQueue) -> None:
