@@ -121,7 +121,7 @@ def test_manager_sees_eight_segments_with_counts(request, page, server, screensh
     assert names == SEGMENTS
     assert len(counts) == 8
     assert all(count > 0 for count in counts)
-    page.get_by_role("heading", name="Customer segments").scroll_into_view_if_needed()
+    settle(page)
     shoot(page, screenshots, "03-manager-segments")
 
 

@@ -115,7 +115,7 @@ function SegmentsView({ segments, statistics, format }: SegmentsViewProps) {
         <span>
           <strong>{format.number(statistics.migrationsLast30Days)}</strong> moves in 30 days
         </span>
-        <span>computed {format.dateTime(statistics.lastComputedAt)}</span>
+        <span>as of {format.date(statistics.lastAsOf)}</span>
       </p>
       <Chart option={option} summary={`Customers per segment. ${summary}`} />
       {performanceError ? <ErrorState error={performanceError} /> : null}
