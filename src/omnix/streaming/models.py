@@ -36,9 +36,13 @@ EVENT_SEGMENT_UPDATE = "segment_update"
 EVENT_CONSUMPTION_PREDICTION = "consumption_prediction"
 
 
-def dialect_insert(session: AsyncSession) -> Any:
-    """The session dialect's ``insert``, which has ``on_conflict_do_*``."""
-    return postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """A Core ``INSERT`` into a model's table in the session's dialect (which
+    has ``on_conflict_do_*``). Core, not ORM: bulk inserts of thousands of
+    rows skip the ORM's per-row bookkeeping, several times faster."""
+    postgres = dialect_name(session) == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
+    return insert(getattr(table, "__table__", table))
 
 
 class StreamEvent(Base):

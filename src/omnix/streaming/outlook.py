@@ -12,6 +12,7 @@ raises ``due`` and ``overdue`` without waiting for an event.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -167,21 +168,28 @@ def _rhythm_changed(
     )
 
 
-async def _store_outlooks(
-    session: AsyncSession,
-    rows: list[dict[str, Any]],
-) -> None:
+async def store_outlooks(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert or overwrite predictions (rows of ``stream_product_outlooks``)."""
     if not rows:
         return
-    statement = dialect_insert(session)(ProductOutlook)
+    statement = dialect_insert(session, ProductOutlook)
     columns = [c for c in rows[0] if c not in ("customer_id", "product_id")]
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=[ProductOutlook.customer_id, ProductOutlook.product_id],
+            index_elements=["customer_id", "product_id"],
             set_={column: statement.excluded[column] for column in columns},
         ),
         rows,
     )
+
+
+@dataclass
+class BatchOutlook:
+    """What a batch of purchases says about predictions."""
+
+    drafts: list[InsightDraft]
+    firsts: list[PurchaseFact]  # first purchases of a product by a household
+    rows: list[dict[str, Any]]  # new predictions, reminders reset
 
 
 async def purchase_outlooks(
@@ -190,19 +198,20 @@ async def purchase_outlooks(
     *,
     tz: str,
     now: datetime,
-) -> tuple[list[InsightDraft], list[PurchaseFact]]:
-    """Rhythm insights of a batch, and its first purchases of a product.
+) -> BatchOutlook:
+    """Rhythm insights of a batch, its first purchases, the new predictions.
 
-    Stores the pairs' new predictions (resetting their reminders).
+    Reads only; the caller stores ``rows`` with :func:`store_outlooks`.
     """
     if not facts:
-        return [], []
+        return BatchOutlook([], [], [])
     pairs = {(f.customer_id, f.product_id) for f in facts}
     lines = await _pair_lines(session, pairs)
     start = min(f.at for f in facts)
     end = max(f.at for f in facts) + timedelta(microseconds=1)
-    before = _outlooks(lines, start, tz)
-    after = _outlooks(lines, end, tz)
+    # The engine is CPU work on frames: off the event loop.
+    before = await asyncio.to_thread(_outlooks, lines, start, tz)
+    after = await asyncio.to_thread(_outlooks, lines, end, tz)
     drafts: list[InsightDraft] = []
     firsts: list[PurchaseFact] = []
     for fact in facts:
@@ -238,8 +247,7 @@ async def purchase_outlooks(
         for pair, outlook in sorted(after.items())
         if pair in pairs and not outlook.insufficient_data
     ]
-    await _store_outlooks(session, rows)
-    return drafts, firsts
+    return BatchOutlook(drafts, firsts, rows)
 
 
 async def active_products(

@@ -1,20 +1,23 @@
-"""The insight consumer: applies a batch of events in one transaction.
+"""The insight consumer: applies a batch of events, exactly once each.
 
-For a batch read from the stream, one database transaction:
+A batch is *planned* from a read-only snapshot, then *committed* in a short
+writing transaction, so that on SQLite (one writer at a time) the accepting
+requests are not held up by the reads and the rule evaluation:
 
-1. locks the households' stream states (PostgreSQL) and builds the missing
-   or stale ones from the purchases table, leaving out unprocessed events;
-2. *claims* the events: ``processed_at`` is set only on rows where it was
-   null, and only the rows claimed here are applied, so a redelivered or
-   republished event changes nothing (exactly-once effect over an
-   at-least-once bus);
-3. marks events older than the watermark minus the allowed lateness as late
-   (applied to the features, no real-time insight), applies the rest in
-   event-time order and evaluates the rules;
-4. stores the insights (a rule's key can be stored once), the states, and
-   the stream's watermark and counters.
+1. plan: load the batch's unprocessed events and the households' stream
+   states (building missing or stale ones from the purchases table, leaving
+   out the lines of every unprocessed event and of the batch itself), mark
+   late events, apply the events in event-time order and evaluate the rules;
+2. commit: *claim* the events (``processed_at`` is set only where it was
+   null); if all the planned events were claimed and no household state
+   changed since the plan, store the plan; otherwise (another consumer got
+   there first) plan again inside the transaction, with the states locked,
+   for the events actually claimed. Then store the insights (a rule's key
+   can be stored once), the states, the predictions, the watermark and the
+   counters.
 
-The notice for live push goes out after the commit.
+A redelivered or republished event is already processed: it is not claimed
+and changes nothing. The notice for live push goes out after the commit.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from omnix.catalogue.models import Product
 from omnix.context import AppContext
 from omnix.segments.segmentation import Policy
-from omnix.streaming import schemas
 from omnix.streaming.apply import (
     ClaimedEvent,
     apply_purchases,
@@ -42,16 +44,16 @@ from omnix.streaming.apply import (
 )
 from omnix.streaming.bus import StreamEntry, describe_error
 from omnix.streaming.fanout import Notice
+from omnix.streaming.insights import insight_json, store_insights
 from omnix.streaming.models import (
     EVENT_CONSUMPTION_PREDICTION,
     EVENT_PURCHASE,
     EVENT_SEGMENT_UPDATE,
     StreamEvent,
-    StreamInsight,
     StreamProgress,
     dialect_insert,
 )
-from omnix.streaming.outlook import purchase_outlooks
+from omnix.streaming.outlook import purchase_outlooks, store_outlooks
 from omnix.streaming.placement import ReferenceCache
 from omnix.streaming.recommendations import PartnerSource, recommendation_updates
 from omnix.streaming.reminders import (
@@ -60,7 +62,14 @@ from omnix.streaming.reminders import (
     reported_predictions,
 )
 from omnix.streaming.rules import InsightDraft
-from omnix.streaming.state import build_states, lock_states, save_states
+from omnix.streaming.state import (
+    CustomerState,
+    LineKey,
+    build_states,
+    load_states,
+    save_states,
+)
+from omnix.streaming.state import versions as state_versions
 
 if TYPE_CHECKING:
     from omnix.streaming.runtime import StreamingRuntime
@@ -83,54 +92,18 @@ class BatchOutcome:
         return {"eventIds": self.claimed, "insights": self.insights}
 
 
-def insight_json(row: StreamInsight | InsightDraft) -> dict[str, Any]:
-    """The RealtimeInsight of a stored row or a draft, as JSON."""
-    if isinstance(row, InsightDraft):
-        values = (row.insight_type, row.text, row.action_required, row.priority)
-    else:
-        values = (row.insight_type, row.insight, row.action_required, row.priority)
-    return schemas.RealtimeInsight(
-        customer_id=row.customer_id,
-        insight_type=values[0],
-        insight=values[1],
-        action_required=values[2],
-        priority=values[3],
-        timestamp=row.event_time,
-        data=row.data,
-    ).model_dump(mode="json", by_alias=True)
+@dataclass
+class Plan:
+    """What applying some events changes, computed before writing it."""
 
+    events: list[ClaimedEvent]
+    states: dict[str, CustomerState]
+    drafts: list[InsightDraft] = field(default_factory=list)
+    outlook_rows: list[dict[str, Any]] = field(default_factory=list)
 
-async def store_insights(
-    session: AsyncSession, drafts: list[InsightDraft], now: datetime
-) -> list[InsightDraft]:
-    """Insert the drafts whose key is new; returns those inserted."""
-    unique = list({draft.key: draft for draft in drafts}.values())
-    inserted: set[str] = set()
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
-        statement = (
-            dialect_insert(session)(StreamInsight)
-            .on_conflict_do_nothing()
-            .returning(StreamInsight.insight_key)
-        )
-        rows = [
-            {
-                "insight_key": d.key,
-                "customer_id": d.customer_id,
-                "event_id": d.event_id,
-                "insight_type": d.insight_type,
-                "rule": d.rule,
-                "priority": d.priority,
-                "action_required": d.action_required,
-                "insight": d.text,
-                "data": d.data,
-                "event_time": d.event_time,
-                "created_at": now,
-            }
-            for d in chunk
-        ]
-        inserted.update((await session.scalars(statement, rows)).all())
-    return [draft for draft in unique if draft.key in inserted]
+    @property
+    def event_ids(self) -> set[str]:
+        return {event.event_id for event in self.events}
 
 
 class InsightProcessor:
@@ -146,11 +119,21 @@ class InsightProcessor:
         self.partners = PartnerSource(context)
 
     async def handle(self, entries: list[StreamEntry]) -> None:
-        """The bus's batch handler: apply, commit, then notify."""
+        """The bus's batch handler: plan, commit, then notify."""
         ids = list(dict.fromkeys(entry.event_id for entry in entries))
         wall = self.context.clock.wall()
+        async with self.context.db.session() as snapshot:
+            events = await self._unprocessed(snapshot, ids)
+            plan = await self.plan(snapshot, events, wall, lock=False)
         async with self.context.db.transaction() as session:
-            outcome = await self.apply(session, ids, wall)
+            claimed = await self._claim(session, list(plan.event_ids), wall)
+            if set(claimed) != plan.event_ids or not await self._unchanged(
+                session, plan
+            ):
+                taken = set(claimed)
+                retry = [event for event in events if event.event_id in taken]
+                plan = await self.plan(session, retry, wall, lock=True)
+            outcome = await self._store(session, plan, wall)
             outcome.redelivered = len(entries) - len(outcome.claimed)
             await self._progress(session, outcome, wall)
         if outcome.claimed:
@@ -170,93 +153,132 @@ class InsightProcessor:
             )
         return len(stored)
 
-    async def apply(
-        self, session: AsyncSession, event_ids: list[str], wall: datetime
-    ) -> BatchOutcome:
-        customers = await self._customers(session, event_ids)
-        states = await lock_states(session, customers)
+    async def plan(
+        self,
+        session: AsyncSession,
+        events: list[ClaimedEvent],
+        wall: datetime,
+        *,
+        lock: bool,
+    ) -> Plan:
+        """Apply ``events`` to their households' states, in memory."""
+        customers = sorted({event.customer_id for event in events})
+        states = await load_states(session, customers, lock=lock)
         horizon = wall - timedelta(hours=self.settings.state_refresh_hours)
         stale = [
             c
             for c in customers
             if c not in states or (states[c].refreshed_at or wall) < horizon
         ]
-        states.update(await build_states(session, stale, zone=self.zone, now=wall))
-        events = await self._claim(session, event_ids, wall)
-        outcome = BatchOutcome(claimed=[e.event_id for e in events])
-        if not events:
-            return outcome
-        outcome.latest_event_time = max(e.at for e in events)
-        events = await self._mark_late(session, events)
-        outcome.late = sum(e.late for e in events)
-        drafts: list[InsightDraft] = []
+        if stale:
+            built = await build_states(
+                session, stale, zone=self.zone, now=wall, leave_out=_lines(events)
+            )
+            for customer_id, state in built.items():
+                state.version = (
+                    states[customer_id].version if customer_id in states else None
+                )
+                states[customer_id] = state
+        plan = Plan(events=await self._mark_late(session, events), states=states)
         by_kind: dict[str, list[ClaimedEvent]] = defaultdict(list)
-        for event in sorted(events, key=lambda e: e.at):
+        for event in sorted(plan.events, key=lambda e: e.at):
             if event.customer_id in states:
                 by_kind[event.kind].append(event)
         purchases = by_kind[EVENT_PURCHASE]
-        departments = await self._departments(session, purchases)
         reference = None
         if purchases:
             reference = await self.references.get(
                 session, self.context.clock.now(), self.policy.timezone
             )
-        facts, purchase_drafts = apply_purchases(
+        facts, drafts = apply_purchases(
             purchases,
             states,
-            departments,
+            await self._departments(session, purchases),
             reference,
             zone=self.zone,
             new_customer_days=self.policy.new_customer_days,
         )
-        drafts += purchase_drafts
-        drafts += apply_segment_updates(by_kind[EVENT_SEGMENT_UPDATE], states)
-        rhythm, firsts = await purchase_outlooks(
+        plan.drafts += drafts
+        plan.drafts += apply_segment_updates(by_kind[EVENT_SEGMENT_UPDATE], states)
+        outlook = await purchase_outlooks(
             session, facts, tz=self.policy.timezone, now=wall
         )
-        drafts += rhythm
-        drafts += await recommendation_updates(session, firsts, self.partners.index)
-        drafts += await reported_predictions(
+        plan.drafts += outlook.drafts
+        plan.outlook_rows += outlook.rows
+        plan.drafts += await recommendation_updates(
+            session, outlook.firsts, self.partners.index
+        )
+        reported, rows = await reported_predictions(
             session, _reports(by_kind[EVENT_CONSUMPTION_PREDICTION]), wall
         )
-        await save_states(session, [states[c] for c in sorted(states)], wall)
-        stored = await store_insights(session, drafts, wall)
+        plan.drafts += reported
+        plan.outlook_rows += rows
+        return plan
+
+    async def _unchanged(self, session: AsyncSession, plan: Plan) -> bool:
+        """No household state of the plan was stored since it was read."""
+        stored = await state_versions(session, list(plan.states))
+        return all(
+            stored.get(customer_id) == state.version
+            for customer_id, state in plan.states.items()
+        )
+
+    async def _store(
+        self, session: AsyncSession, plan: Plan, wall: datetime
+    ) -> BatchOutcome:
+        outcome = BatchOutcome(claimed=sorted(plan.event_ids))
+        if not plan.events:
+            return outcome
+        outcome.latest_event_time = max(e.at for e in plan.events)
+        late = [e.event_id for e in plan.events if e.late]
+        outcome.late = len(late)
+        if late:
+            await session.execute(
+                update(StreamEvent)
+                .where(StreamEvent.event_id.in_(late))
+                .values(late=True)
+            )
+        await save_states(session, [plan.states[c] for c in sorted(plan.states)], wall)
+        await store_outlooks(session, plan.outlook_rows)
+        stored = await store_insights(session, plan.drafts, wall)
         outcome.insights = [insight_json(draft) for draft in stored]
         return outcome
 
-    async def _customers(self, session: AsyncSession, ids: list[str]) -> list[str]:
-        found: set[str] = set()
+    async def _unprocessed(
+        self, session: AsyncSession, ids: list[str]
+    ) -> list[ClaimedEvent]:
+        found: list[ClaimedEvent] = []
         for start in range(0, len(ids), _CHUNK):
-            rows = await session.scalars(
-                select(StreamEvent.customer_id).where(
+            rows = await session.execute(
+                select(
+                    StreamEvent.event_id,
+                    StreamEvent.event_type,
+                    StreamEvent.customer_id,
+                    StreamEvent.event_time,
+                    StreamEvent.payload,
+                ).where(
                     StreamEvent.event_id.in_(ids[start : start + _CHUNK]),
                     StreamEvent.processed_at.is_(None),
                 )
             )
-            found.update(rows)
-        return sorted(found)
+            found.extend(ClaimedEvent(*row) for row in rows.tuples())
+        return found
 
     async def _claim(
         self, session: AsyncSession, ids: list[str], wall: datetime
-    ) -> list[ClaimedEvent]:
-        claimed: list[ClaimedEvent] = []
+    ) -> list[str]:
+        claimed: list[str] = []
         for start in range(0, len(ids), _CHUNK):
-            rows = await session.execute(
+            rows = await session.scalars(
                 update(StreamEvent)
                 .where(
                     StreamEvent.event_id.in_(ids[start : start + _CHUNK]),
                     StreamEvent.processed_at.is_(None),
                 )
                 .values(processed_at=wall)
-                .returning(
-                    StreamEvent.event_id,
-                    StreamEvent.event_type,
-                    StreamEvent.customer_id,
-                    StreamEvent.event_time,
-                    StreamEvent.payload,
-                )
+                .returning(StreamEvent.event_id)
             )
-            claimed.extend(ClaimedEvent(*row) for row in rows.tuples())
+            claimed.extend(rows)
         return claimed
 
     async def _mark_late(
@@ -270,13 +292,6 @@ class InsightProcessor:
         if watermark is None:
             return events
         limit = watermark - timedelta(seconds=self.settings.allowed_lateness_s)
-        late = [e.event_id for e in events if e.at < limit]
-        if late:
-            await session.execute(
-                update(StreamEvent)
-                .where(StreamEvent.event_id.in_(late))
-                .values(late=True)
-            )
         return [
             ClaimedEvent(e.event_id, e.kind, e.customer_id, e.at, e.payload, True)
             if e.at < limit
@@ -301,7 +316,7 @@ class InsightProcessor:
     async def _progress(
         self, session: AsyncSession, outcome: BatchOutcome, wall: datetime
     ) -> None:
-        statement = dialect_insert(session)(StreamProgress).values(
+        statement = dialect_insert(session, StreamProgress).values(
             stream=self.settings.stream,
             watermark=outcome.latest_event_time,
             processed_events=len(outcome.claimed),
@@ -313,7 +328,7 @@ class InsightProcessor:
         new = statement.excluded
         await session.execute(
             statement.on_conflict_do_update(
-                index_elements=[StreamProgress.stream],
+                index_elements=["stream"],
                 set_={
                     "watermark": case(
                         (table.watermark.is_(None), new.watermark),
@@ -329,6 +344,20 @@ class InsightProcessor:
                 },
             )
         )
+
+
+def _lines(events: list[ClaimedEvent]) -> frozenset[LineKey]:
+    """The purchase lines of the batch's purchase events."""
+    return frozenset(
+        (
+            e.customer_id,
+            str(e.payload["orderId"]),
+            str(e.payload["productId"]),
+            int(e.payload["lineNo"]),
+        )
+        for e in events
+        if e.kind == EVENT_PURCHASE
+    )
 
 
 def _reports(events: list[ClaimedEvent]) -> list[ReportedPrediction]:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnix.engine.consumption import DEFAULT_INTERVAL_DAYS
 from omnix.engine.features import local_day
-from omnix.streaming.models import ProductOutlook, dialect_insert
+from omnix.streaming.models import ProductOutlook
 from omnix.streaming.outlook import window_days
 from omnix.streaming.rules import InsightDraft, due_insight, rhythm_priority
 
@@ -44,10 +44,11 @@ class ReportedPrediction:
 
 async def reported_predictions(
     session: AsyncSession, reports: Sequence[ReportedPrediction], now: datetime
-) -> list[InsightDraft]:
-    """Store reported predictions; a moved one raises ``prediction_moved``."""
+) -> tuple[list[InsightDraft], list[dict[str, Any]]]:
+    """A moved prediction raises ``prediction_moved``; returns the insights
+    and the prediction rows to store (:func:`store_outlooks`)."""
     if not reports:
-        return []
+        return [], []
     stored = {
         (row.customer_id, row.product_id): row
         for row in await session.scalars(
@@ -59,16 +60,23 @@ async def reported_predictions(
     }
     drafts = []
     rows: dict[tuple[str, str], dict[str, Any]] = {}
+    # The prediction each report is compared with: the stored one, then the
+    # previous report of the same pair in this batch.
+    known = {
+        pair: (row.predicted_date, row.interval_days) for pair, row in stored.items()
+    }
     for report in sorted(reports, key=lambda r: r.at):
         pair = (report.customer_id, report.product_id)
         old = stored.get(pair)
         interval = report.interval_days or (
-            old.interval_days if old is not None else DEFAULT_INTERVAL_DAYS
+            known[pair][1] if pair in known else DEFAULT_INTERVAL_DAYS
         )
-        if old is not None and not report.late:
-            shift = (report.predicted - old.predicted_date).days
-            if abs(shift) >= window_days(old.interval_days):
-                drafts.append(_moved(report, old, shift))
+        if pair in known and not report.late:
+            previous, previous_interval = known[pair]
+            shift = (report.predicted - previous).days
+            if abs(shift) >= window_days(previous_interval):
+                drafts.append(_moved(report, previous, previous_interval, shift))
+        known[pair] = (report.predicted, interval)
         name = report.product_name or (old.product_name if old else report.product_id)
         rows[pair] = {
             "customer_id": report.customer_id,
@@ -85,19 +93,12 @@ async def reported_predictions(
             "next_check": report.predicted,
             "updated_at": now,
         }
-    statement = dialect_insert(session)(ProductOutlook)
-    columns = [c for c in next(iter(rows.values())) if c not in ("customer_id",)]
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ProductOutlook.customer_id, ProductOutlook.product_id],
-            set_={c: statement.excluded[c] for c in columns if c != "product_id"},
-        ),
-        list(rows.values()),
-    )
-    return drafts
+    return drafts, list(rows.values())
 
 
-def _moved(report: ReportedPrediction, old: ProductOutlook, shift: int) -> InsightDraft:
+def _moved(
+    report: ReportedPrediction, previous: date, interval_days: float, shift: int
+) -> InsightDraft:
     when = "later" if shift > 0 else "earlier"
     return InsightDraft(
         key=f"prediction:{report.event_id}",
@@ -105,19 +106,19 @@ def _moved(report: ReportedPrediction, old: ProductOutlook, shift: int) -> Insig
         event_id=report.event_id,
         insight_type="consumption_prediction",
         rule="prediction_moved",
-        priority=rhythm_priority(shift, old.interval_days),
+        priority=rhythm_priority(shift, interval_days),
         action_required=False,
-        text=f"Next purchase of {report.product_name or old.product_name} moved "
+        text=f"Next purchase of {report.product_name or report.product_id} moved "
         f"{abs(shift)} days {when}, to {report.predicted.isoformat()} (was "
-        f"{old.predicted_date.isoformat()})",
+        f"{previous.isoformat()})",
         data={
             "eventId": report.event_id,
             "rule": "prediction_moved",
             "productId": report.product_id,
-            "previousPredictedDate": old.predicted_date.isoformat(),
+            "previousPredictedDate": previous.isoformat(),
             "predictedDate": report.predicted.isoformat(),
             "shiftDays": shift,
-            "intervalDays": round(old.interval_days, 1),
+            "intervalDays": round(interval_days, 1),
             "confidence": report.confidence,
         },
         event_time=report.at,

@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnix.streaming import schemas
 from omnix.streaming.bus import StreamNotFoundError
+from omnix.streaming.insights import insight_json
 from omnix.streaming.models import (
     ConsumerSnapshot,
     StreamEvent,
     StreamInsight,
     StreamProgress,
 )
-from omnix.streaming.processor import insight_json
 from omnix.streaming.runtime import StreamingRuntime
 
 # Consumers that reported within this long count as live.

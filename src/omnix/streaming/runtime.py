@@ -118,10 +118,10 @@ async def _write_snapshots(
         for name, m in metrics.items()
     ]
     async with context.db.transaction() as session:
-        statement = dialect_insert(session)(ConsumerSnapshot)
+        statement = dialect_insert(session, ConsumerSnapshot)
         await session.execute(
             statement.on_conflict_do_update(
-                index_elements=[ConsumerSnapshot.consumer],
+                index_elements=["consumer"],
                 set_={c: statement.excluded[c] for c in rows[0] if c != "consumer"},
             ),
             rows,

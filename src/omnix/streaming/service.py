@@ -247,13 +247,13 @@ async def _store_lines(
         }
         for event in purchases
     }
-    insert = dialect_insert(session)
     # Unknown products join the catalogue; known ones keep what it says.
     await session.execute(
-        insert(Product).on_conflict_do_nothing(), list(products.values())
+        dialect_insert(session, Product).on_conflict_do_nothing(),
+        list(products.values()),
     )
     await session.execute(
-        insert(PurchaseLine).on_conflict_do_nothing(),
+        dialect_insert(session, PurchaseLine).on_conflict_do_nothing(),
         [_line_row(event) for event in purchases],
     )
 
@@ -325,9 +325,9 @@ async def accept_events(
         inserted = set(
             (
                 await session.scalars(
-                    dialect_insert(session)(StreamEvent)
+                    dialect_insert(session, StreamEvent)
                     .on_conflict_do_nothing()
-                    .returning(StreamEvent.event_id),
+                    .returning(StreamEvent.__table__.c.event_id),
                     [_outbox_row(event, stream, wall_now) for event in new],
                 )
             ).all()

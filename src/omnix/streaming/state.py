@@ -60,6 +60,9 @@ class CustomerState:
     department_counts: dict[str, int] = field(default_factory=dict)
     segment_id: str | None = None
     refreshed_at: datetime | None = None
+    # ``updated_at`` of the stored row when loaded (None: not stored yet), to
+    # tell whether another consumer changed it since.
+    version: datetime | None = None
 
     def order_value(self, order_id: str) -> float | None:
         for row in self.recent_orders:
@@ -131,26 +134,44 @@ def _from_row(row: CustomerStreamState) -> CustomerState:
         department_counts=dict(row.department_counts),
         segment_id=row.segment_id,
         refreshed_at=row.refreshed_at,
+        version=row.updated_at,
     )
 
 
-async def lock_states(
-    session: AsyncSession, customer_ids: Sequence[str]
+async def load_states(
+    session: AsyncSession, customer_ids: Sequence[str], *, lock: bool
 ) -> dict[str, CustomerState]:
-    """Stored states, locked in id order on PostgreSQL (SQLite's writer lock
-    already serialises transactions), so concurrent workers apply events to
-    one household one after the other."""
+    """Stored states; with ``lock``, locked in id order on PostgreSQL (SQLite's
+    writer lock already serialises transactions), so concurrent workers apply
+    events to one household one after the other."""
     ids = sorted(set(customer_ids))
     found: dict[str, CustomerState] = {}
     for start in range(0, len(ids), _CHUNK):
-        rows = await session.scalars(
+        query = (
             select(CustomerStreamState)
             .where(CustomerStreamState.customer_id.in_(ids[start : start + _CHUNK]))
             .order_by(CustomerStreamState.customer_id)
-            .with_for_update()
             .execution_options(populate_existing=True)
         )
+        rows = await session.scalars(query.with_for_update() if lock else query)
         found.update({row.customer_id: _from_row(row) for row in rows})
+    return found
+
+
+async def versions(
+    session: AsyncSession, customer_ids: Sequence[str]
+) -> dict[str, datetime]:
+    """``updated_at`` of the stored states, locked as :func:`load_states` does."""
+    ids = sorted(set(customer_ids))
+    found: dict[str, datetime] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = await session.execute(
+            select(CustomerStreamState.customer_id, CustomerStreamState.updated_at)
+            .where(CustomerStreamState.customer_id.in_(ids[start : start + _CHUNK]))
+            .order_by(CustomerStreamState.customer_id)
+            .with_for_update()
+        )
+        found.update(dict(rows.tuples().all()))
     return found
 
 
@@ -242,11 +263,13 @@ async def build_states(
     *,
     zone: ZoneInfo,
     now: datetime,
+    leave_out: frozenset[LineKey] = frozenset(),
 ) -> dict[str, CustomerState]:
     """States of some households from the purchases table (not stored).
 
-    Lines of purchase events not yet processed are left out; their orders
-    are recomputed from their remaining lines. Unknown ids are absent.
+    Lines of purchase events not yet processed, and ``leave_out`` (the lines
+    of the batch being applied, processed or not), are left out; their
+    orders are recomputed from their remaining lines. Unknown ids are absent.
     """
     ids = sorted(set(customer_ids))
     states: dict[str, CustomerState] = {}
@@ -262,7 +285,7 @@ async def build_states(
         for customer_id, row in (await current_rows(session, chunk)).items():
             if customer_id in states:
                 states[customer_id].segment_id = row.assignment.segment_id
-        await _fill(session, states, chunk, zone)
+        await _fill(session, states, chunk, zone, leave_out)
     return states
 
 
@@ -271,8 +294,11 @@ async def _fill(
     states: dict[str, CustomerState],
     customer_ids: list[str],
     zone: ZoneInfo,
+    leave_out: frozenset[LineKey],
 ) -> None:
+    mine = set(customer_ids)
     pending = await _pending_lines(session, customer_ids)
+    pending |= {key for key in leave_out if key[0] in mine}
     touched = {(c, o) for c, o, _, _ in pending}
     orders = [
         row for row in await _order_totals(session, customer_ids)
@@ -315,11 +341,11 @@ async def save_states(
     """Insert or overwrite the given states."""
     if not states:
         return
-    statement = dialect_insert(session)(CustomerStreamState)
+    statement = dialect_insert(session, CustomerStreamState)
     columns = [c for c in state_row(states[0], now) if c != "customer_id"]
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=[CustomerStreamState.customer_id],
+            index_elements=["customer_id"],
             set_={column: statement.excluded[column] for column in columns},
         ),
         [state_row(state, now) for state in states],
