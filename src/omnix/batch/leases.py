@@ -138,11 +138,7 @@ async def claim_next(
             row = claimed.one_or_none()
             if row is None:
                 continue
-            batch = (
-                await session.execute(
-                    select(Batch.analyser_id, Batch.as_of).where(Batch.id == row[1])
-                )
-            ).one()
+            batch = await _batch_facts(session, row[1])
             return ClaimedJob(
                 id=row[0],
                 batch_id=row[1],
@@ -153,6 +149,27 @@ async def claim_next(
                 as_of=batch[1],
             )
     return None
+
+
+# What a job needs from its batch never changes, so each process reads it once.
+_facts: dict[str, tuple[str | None, datetime]] = {}
+MAX_CACHED_BATCHES = 1_000
+
+
+async def _batch_facts(
+    session: AsyncSession, batch_id: str
+) -> tuple[str | None, datetime]:
+    facts = _facts.get(batch_id)
+    if facts is None:
+        row = (
+            await session.execute(
+                select(Batch.analyser_id, Batch.as_of).where(Batch.id == batch_id)
+            )
+        ).one()
+        if len(_facts) >= MAX_CACHED_BATCHES:
+            _facts.clear()
+        facts = _facts[batch_id] = (row[0], row[1])
+    return facts
 
 
 async def mark_succeeded(
