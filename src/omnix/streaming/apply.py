@@ -17,9 +17,11 @@ from omnix.engine.segments_catalogue import get_segment
 from omnix.streaming.outlook import PurchaseFact
 from omnix.streaming.placement import Reference, Snapshot, snapshot
 from omnix.streaming.rules import (
+    MIN_ORDERS_FOR_BASKET,
     InsightDraft,
     OrderLine,
     basket_anomaly,
+    log_spread,
     migration_draft,
     migration_priority,
     new_department,
@@ -42,11 +44,17 @@ class ClaimedEvent:
     late: bool = False
 
 
+# (household, order, orders compared, their total) -> log_spread of them: the
+# other orders do not change while the lines of one basket arrive.
+SpreadCache = dict[tuple[str, str, int, float], tuple[float, float]]
+
+
 def _apply_line(
     state: CustomerState,
     event: ClaimedEvent,
     department: str | None,
     zone: ZoneInfo,
+    spreads: SpreadCache,
 ) -> list[InsightDraft]:
     payload = event.payload
     value = float(payload["quantity"]) * float(payload["price"])
@@ -55,11 +63,19 @@ def _apply_line(
     if not event.late:
         previous = state.order_value(order_id)
         line = OrderLine(event.customer_id, event.event_id, order_id, event.at)
+        others = state.other_order_values(order_id)
+        spread = None
+        if len(others) >= MIN_ORDERS_FOR_BASKET:
+            key = (event.customer_id, order_id, len(others), sum(others))
+            if key not in spreads:
+                spreads[key] = log_spread(others)
+            spread = spreads[key]
         found = [
             basket_anomaly(
                 line,
                 basket_value=(previous or 0.0) + value,
-                other_orders=state.other_order_values(order_id),
+                other_orders=others,
+                spread=spread,
             ),
             new_department(
                 line,
@@ -99,6 +115,7 @@ def apply_purchases(
     events trickle in, so this is the purchase that moved it.)
     """
     by_customer: dict[str, list[ClaimedEvent]] = {}
+    spreads: SpreadCache = {}
     for event in events:
         by_customer.setdefault(event.customer_id, []).append(event)
     facts: list[PurchaseFact] = []
@@ -112,7 +129,7 @@ def apply_purchases(
         before = snapshot(state, live[-1].at, zone) if live else None
         for event in mine:
             department = departments.get(str(event.payload["productId"]))
-            drafts += _apply_line(state, event, department, zone)
+            drafts += _apply_line(state, event, department, zone, spreads)
             facts.append(
                 PurchaseFact(
                     event_id=event.event_id,

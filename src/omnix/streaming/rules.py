@@ -61,7 +61,20 @@ class OrderLine:
     at: datetime
 
 
-def modified_z_score(value: float, others: Sequence[float]) -> tuple[float, float]:
+def log_spread(others: Sequence[float]) -> tuple[float, float]:
+    """Median and MAD (floored at :data:`MIN_LOG_MAD`) of ``log(others)``."""
+    if not others:
+        raise ValueError("others must be non-empty")
+    logs = np.log(np.maximum(np.asarray(others, dtype=np.float64), 0.01))
+    centre = float(np.median(logs))
+    return centre, max(float(np.median(np.abs(logs - centre))), MIN_LOG_MAD)
+
+
+def modified_z_score(
+    value: float,
+    others: Sequence[float],
+    spread: tuple[float, float] | None = None,
+) -> tuple[float, float]:
     """Modified z-score of ``log(value)`` among ``log(others)``.
 
     ``M = 0.6745 (x - median(x_i)) / MAD`` with ``MAD = median(|x_i -
@@ -69,7 +82,8 @@ def modified_z_score(value: float, others: Sequence[float]) -> tuple[float, floa
     ASQC 1993, eq. 2.1); 0.6745 is the 0.75 quantile of the standard normal,
     so ``M`` reads as a z-score for normal data yet is not dragged by the
     outliers it looks for. Order values are right-skewed, hence the logs.
-    The MAD is floored at :data:`MIN_LOG_MAD`.
+    The MAD is floored at :data:`MIN_LOG_MAD`. ``spread`` may carry
+    :func:`log_spread` of ``others`` when the caller already has it.
 
     Returns
     -------
@@ -78,14 +92,16 @@ def modified_z_score(value: float, others: Sequence[float]) -> tuple[float, floa
     """
     if value <= 0 or not others:
         raise ValueError("value must be > 0 and others non-empty")
-    logs = np.log(np.maximum(np.asarray(others, dtype=np.float64), 0.01))
-    centre = float(np.median(logs))
-    mad = max(float(np.median(np.abs(logs - centre))), MIN_LOG_MAD)
+    centre, mad = spread if spread is not None else log_spread(others)
     return 0.6745 * (math.log(value) - centre) / mad, math.exp(centre)
 
 
 def basket_anomaly(
-    line: OrderLine, *, basket_value: float, other_orders: Sequence[float]
+    line: OrderLine,
+    *,
+    basket_value: float,
+    other_orders: Sequence[float],
+    spread: tuple[float, float] | None = None,
 ) -> InsightDraft | None:
     """A basket worth far more than the household's usual (high side only).
 
@@ -96,7 +112,7 @@ def basket_anomaly(
     if len(other_orders) < MIN_ORDERS_FOR_BASKET or basket_value <= 0:
         return None
     customer_id, event_id, order_id = line.customer_id, line.event_id, line.order_id
-    z, typical = modified_z_score(basket_value, other_orders)
+    z, typical = modified_z_score(basket_value, other_orders, spread)
     if z < ANOMALY_Z:
         return None
     ratio = basket_value / typical
