@@ -49,7 +49,7 @@ def alert_dto(alert: ReplenishmentAlert) -> schemas.ReplenishmentAlert:
         product_id=alert.product_id,
         product_name=alert.product_name,
         category=alert.category,
-        urgency=alert.urgency,  # type: ignore[arg-type]
+        urgency=alert.urgency,
         probability=round(alert.probability, 4),
         suggested_quantity=alert.suggested_quantity,
         last_purchase_date=alert.last_purchase_date,
@@ -69,7 +69,7 @@ def recommendation_dto(
         product_name=recommendation.product_name,
         category=recommendation.category,
         brand=brand,
-        kind=recommendation.kind,  # type: ignore[arg-type]
+        kind=recommendation.kind,
         score=round(max(recommendation.score, 0.0), 6),
         reason=recommendation.reason,
     )
@@ -93,8 +93,8 @@ def profile_dto(profile: CustomerProfile) -> schemas.CustomerProfile:
         spending_patterns=schemas.SpendingPatterns(
             average_order_value=round(spending.average_order_value, 2),
             preferred_categories=list(spending.preferred_categories),
-            shopping_frequency=spending.shopping_frequency,  # type: ignore[arg-type]
-            price_preference=spending.price_preference,  # type: ignore[arg-type]
+            shopping_frequency=spending.shopping_frequency,
+            price_preference=spending.price_preference,
         ),
         behavioral_insights=schemas.BehavioralInsights(
             planned_shopper=behaviour.planned_shopper,
@@ -110,7 +110,7 @@ def profile_dto(profile: CustomerProfile) -> schemas.CustomerProfile:
             age_group_confidence=round(people.age_group_confidence, 4),
             income_level_confidence=round(people.income_level_confidence, 4),
             family_size_confidence=round(people.family_size_confidence, 4),
-            source=source,  # type: ignore[arg-type]
+            source=source,
         ),
     )
 
