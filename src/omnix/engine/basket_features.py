@@ -1,36 +1,45 @@
 """Order-level features for the next-basket recommender.
 
 Recommendation is scored as "will this product be in the customer's next
-order?", so the features count orders rather than days: how many of the
+order?", so the features count orders rather than days
+(:func:`omnix.engine.baskets.repurchase_arrays`): how many of the
 customer's orders held the product, the same count with older orders weighed
 down (per order and per day), how many orders and days since it was last
 bought, and population statistics of the product (buyers, repeat share,
 recent trend, share of all orders). Discovery candidates (products the
 customer never bought) are reached from the customer's staple products
-through :func:`omnix.engine.cooccurrence.product_neighbours`, or are the
-products most bought by everyone lately.
+through :class:`omnix.engine.cooccurrence.Neighbours`, or are the products
+most bought by everyone lately.
+
+Population figures live in arrays indexed by a product vocabulary (the
+population's products, sorted by id); a customer's products are mapped to
+it once, and a product outside it (-1) reads neutral figures.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
-from omnix.engine.features import float_columns, lookup
+from omnix.engine.cooccurrence import Neighbours
+from omnix.engine.keys import IntArray, distinct_sorted, isin, lexsort, rank_within
+from omnix.engine.rhythm import Columns
 
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
+    "ANCHORS",
     "DISCOVERY_FEATURES",
+    "POPULAR_CANDIDATES",
     "REPURCHASE_FEATURES",
+    "ProductStats",
     "discovery_candidates",
     "discovery_design",
+    "popular_products",
     "product_stats",
     "repurchase_design",
-    "repurchase_table",
 ]
 
 REPURCHASE_FEATURES = (
@@ -61,213 +70,196 @@ DISCOVERY_FEATURES = (
     "from_popular",
     "log_product_buyers",
 )
-# Decay per order back in time, and half-lives in days, for the weighted
-# counts; 0.97 per order scored best among 0.8-0.99 on Complete Journey.
-ORDER_DECAY = 0.97
-FAST_ORDER_DECAY = 0.90
-SHORT_HALF_LIFE = 30.0
-LONG_HALF_LIFE = 120.0
 ANCHORS = 15
 POPULAR_CANDIDATES = 30
 _REPEAT_PRIOR = 5.0
 
 
-def repurchase_table(prepared: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
-    """Per (customer, product) bought before ``as_of``: order-based features."""
-    orders = (
-        prepared.group_by("customer_id", "order_id")
-        .agg(pl.col("purchased_at").min().alias("ordered_at"))
-        .with_columns(
-            (
-                pl.col("ordered_at")
-                .rank("ordinal", descending=True)
-                .over("customer_id")
-                - 1
-            )
-            .cast(pl.Float64)
-            .alias("orders_ago"),
-            ((pl.lit(as_of) - pl.col("ordered_at")).dt.total_seconds() / 86400.0).alias(
-                "age_days"
-            ),
-        )
-        .with_columns(
-            (ORDER_DECAY ** pl.col("orders_ago")).alias("w_order"),
-            (FAST_ORDER_DECAY ** pl.col("orders_ago")).alias("w_fast"),
-            (0.5 ** (pl.col("age_days") / SHORT_HALF_LIFE)).alias("w_short"),
-            (0.5 ** (pl.col("age_days") / LONG_HALF_LIFE)).alias("w_long"),
-        )
-    )
-    households = orders.group_by("customer_id").agg(
-        pl.len().alias("household_orders"),
-        pl.col("w_order").sum().alias("household_w_order"),
-        pl.col("w_short").sum().alias("household_w_short"),
-        pl.col("w_long").sum().alias("household_w_long"),
-        pl.col("age_days").min().alias("household_days_since"),
-    )
-    held = prepared.select("customer_id", "order_id", "product_id").unique()
-    pairs = (
-        held.join(orders, on=["customer_id", "order_id"])
-        .group_by("customer_id", "product_id")
-        .agg(
-            pl.len().alias("orders_with"),
-            pl.col("w_order").sum(),
-            pl.col("w_fast").sum(),
-            pl.col("w_short").sum(),
-            pl.col("w_long").sum(),
-            pl.col("orders_ago").min().alias("orders_since"),
-            pl.col("age_days").min().alias("days_since"),
-            pl.col("age_days").max().alias("days_since_first"),
-        )
-    )
-    return pairs.join(households, on="customer_id", how="left")
+@dataclass(frozen=True, eq=False)
+class ProductStats:
+    """Population statistics per product of a vocabulary.
+
+    ``repeat_share`` is the share of the product's buyers with two orders
+    of it or more, pulled towards the population's share with five
+    pseudo-buyers; ``order_share`` the share of all orders holding it;
+    ``trend`` the log ratio of its 30-day to its 120-day decayed orders;
+    ``recent_weight`` its 30-day decayed orders.
+    """
+
+    buyers: FloatArray
+    repeat_share: FloatArray
+    order_share: FloatArray
+    trend: FloatArray
+    recent_weight: FloatArray
 
 
-def product_stats(pairs: pl.DataFrame, total_orders: int) -> pl.DataFrame:
-    """Population statistics per product from a :func:`repurchase_table`."""
-    repeat = (pl.col("orders_with") >= 2).cast(pl.Float64)
-    overall = float(pairs.select(repeat.mean()).item() or 0.0) if pairs.height else 0.0
-    stats = pairs.group_by("product_id").agg(
-        pl.len().alias("buyers"),
-        repeat.sum().alias("repeaters"),
-        pl.col("orders_with").sum().alias("orders"),
-        pl.col("w_short").sum().alias("short_weight"),
-        pl.col("w_long").sum().alias("long_weight"),
-    )
-    return stats.select(
-        "product_id",
-        "buyers",
-        (
-            (pl.col("repeaters") + _REPEAT_PRIOR * overall)
-            / (pl.col("buyers") + _REPEAT_PRIOR)
-        ).alias("repeat_share"),
-        (pl.col("orders") / max(total_orders, 1)).alias("order_share"),
-        ((pl.col("short_weight") + 1.0) / (pl.col("long_weight") + 1.0))
-        .log()
-        .alias("trend"),
-        pl.col("short_weight").alias("recent_weight"),
+def product_stats(table: Columns, product: IntArray, products: int) -> ProductStats:
+    """Statistics from :func:`~omnix.engine.baskets.repurchase_arrays`.
+
+    ``product`` is the vocabulary code of each pair in ``table``.
+    """
+    orders_with = table["orders_with"]
+    repeat = (orders_with >= 2).astype(np.float64)
+    overall = float(repeat.mean()) if repeat.size else 0.0
+    buyers = np.bincount(product, minlength=products).astype(np.float64)
+    repeaters = np.bincount(product, repeat, minlength=products)
+    orders = np.bincount(product, orders_with, minlength=products)
+    short = np.bincount(product, table["w_short"], minlength=products)
+    long = np.bincount(product, table["w_long"], minlength=products)
+    total = max(int(table["total_orders"][0]), 1)
+    return ProductStats(
+        buyers=buyers,
+        repeat_share=(repeaters + _REPEAT_PRIOR * overall) / (buyers + _REPEAT_PRIOR),
+        order_share=orders / total,
+        trend=np.log((short + 1.0) / (long + 1.0)),
+        recent_weight=np.asarray(short, np.float64),
     )
 
 
-def _stats_columns(table: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
-    columns = stats.select(
-        "product_id", "buyers", "repeat_share", "order_share", "trend"
-    )
-    return lookup(table, columns, "product_id").with_columns(
-        pl.col("buyers").fill_null(0),
-        pl.col("repeat_share").fill_null(pl.col("repeat_share").mean()).fill_null(0.0),
-        pl.col("order_share").fill_null(0.0),
-        pl.col("trend").fill_null(0.0),
+def popular_products(stats: ProductStats, sellable: npt.NDArray[np.bool_]) -> IntArray:
+    """The :data:`POPULAR_CANDIDATES` sellable products most bought lately."""
+    candidates = np.flatnonzero(sellable & (stats.buyers > 0))
+    order = np.lexsort((candidates, -stats.recent_weight[candidates]))
+    return candidates[order[:POPULAR_CANDIDATES]]
+
+
+def _product_columns(
+    stats: ProductStats, product: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Buyers, repeat share, order share and trend; neutral outside the vocabulary.
+
+    A product the population never bought has no buyers, no order share, no
+    trend, and the mean repeat share of the products alongside it.
+    """
+    known = product >= 0
+    at = np.where(known, product, 0)
+    repeat_share = np.where(known, stats.repeat_share[at], np.nan)
+    fill = float(np.nanmean(repeat_share)) if known.any() else 0.0
+    return (
+        np.where(known, stats.buyers[at], 0.0),
+        np.where(known, repeat_share, fill),
+        np.where(known, stats.order_share[at], 0.0),
+        np.where(known, stats.trend[at], 0.0),
     )
 
 
 def repurchase_design(
-    table: pl.DataFrame, stats: pl.DataFrame
-) -> tuple[pl.DataFrame, FloatArray]:
-    """Feature matrix (columns :data:`REPURCHASE_FEATURES`) of bought pairs."""
-    table = _stats_columns(table, stats)
+    table: Columns, stats: ProductStats, product: IntArray
+) -> FloatArray:
+    """Feature matrix (columns :data:`REPURCHASE_FEATURES`) of bought pairs.
 
-    col = float_columns(table).__getitem__
-
-    orders_with = col("orders_with")
-    gap = (col("days_since_first") - col("days_since")) / np.maximum(orders_with - 1, 1)
+    ``product`` is the vocabulary code of each pair (-1 outside it).
+    """
+    buyers, repeat_share, _, trend = _product_columns(stats, product)
+    orders_with = table["orders_with"].astype(np.float64)
+    days_since = table["days_since"]
+    gap = (table["days_since_first"] - days_since) / np.maximum(orders_with - 1, 1)
+    w_order, w_short, w_long = table["w_order"], table["w_short"], table["w_long"]
     tiny = 1e-6
-    matrix = np.column_stack(
+    return np.column_stack(
         [
             np.log(orders_with),
-            np.log(orders_with / np.maximum(col("household_orders"), 1.0)),
-            np.log(col("w_order") / np.maximum(col("household_w_order"), tiny)),
-            np.log(col("w_order") + tiny),
-            np.log(col("w_fast") + tiny),
-            np.log(col("w_short") + tiny),
-            np.log(col("w_long") + tiny),
-            np.log((col("w_long") + tiny) / (col("household_w_long") + tiny)),
-            np.log((col("w_short") + tiny) / (col("household_w_short") + tiny)),
-            np.log1p(col("orders_since")),
-            np.log1p(col("days_since")),
-            np.log1p(col("days_since")) - np.log1p(gap),
-            np.log1p(col("household_days_since")),
-            np.log1p(col("buyers")),
-            col("repeat_share"),
+            np.log(orders_with / np.maximum(table["household_orders"], 1.0)),
+            np.log(w_order / np.maximum(table["household_w_order"], tiny)),
+            np.log(w_order + tiny),
+            np.log(table["w_fast"] + tiny),
+            np.log(w_short + tiny),
+            np.log(w_long + tiny),
+            np.log((w_long + tiny) / (table["household_w_long"] + tiny)),
+            np.log((w_short + tiny) / (table["household_w_short"] + tiny)),
+            np.log1p(table["orders_since"]),
+            np.log1p(days_since),
+            np.log1p(days_since) - np.log1p(gap),
+            np.log1p(table["household_days_since"]),
+            np.log1p(buyers),
+            repeat_share,
             (orders_with == 1).astype(np.float64),
-            col("trend"),
+            trend,
         ]
     )
-    return table, matrix
 
 
 def discovery_candidates(
-    pairs: pl.DataFrame,
-    neighbours: pl.DataFrame,
-    popular_ids: list[str],
-) -> pl.DataFrame:
+    table: Columns,
+    customer: IntArray,
+    local_product: IntArray,
+    product: IntArray,
+    neighbours: Neighbours,
+    popular: IntArray,
+    products: int,
+) -> Columns:
     """Products each customer never bought, reached from staples or popularity.
 
-    Each customer's :data:`ANCHORS` products with the largest order-decayed
+    ``table`` holds the customers' bought pairs, with their ``customer``
+    codes, product codes in the customers' own numbering (sorted by id, for
+    ties) and in the vocabulary (``product``, -1 outside it). Each
+    customer's :data:`ANCHORS` products with the largest order-decayed
     weight lead to their neighbours; the association of a candidate is the
     sum over anchors of the anchor's decayed share of the customer's orders
-    times ``P(candidate | anchor)``. The ``popular_ids`` are offered to every
-    customer who has not bought them, with the association they happen to
-    have (zero when none).
+    times ``P(candidate | anchor)``, and the anchor giving most is kept for
+    the reason. The ``popular`` products are offered to every customer who
+    has not bought them, with the association they happen to have (zero when
+    none). Returns customer, product (vocabulary), association, best_lift,
+    anchor (-1 when popular only), from_popular and household_orders.
     """
-    anchors = (
-        pairs.with_columns(
-            (pl.col("w_order") / pl.col("household_w_order")).alias("anchor_weight")
-        )
-        .sort(["customer_id", "w_order", "product_id"], descending=[False, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .head(ANCHORS)
-        .select("customer_id", pl.col("product_id").alias("anchor_id"), "anchor_weight")
-    )
-    if neighbours.height > 4 * anchors.height:
-        wanted = anchors.get_column("anchor_id").unique().implode()
-        neighbours = neighbours.filter(pl.col("anchor_id").is_in(wanted))
-    reached = anchors.join(neighbours, on="anchor_id").with_columns(
-        (pl.col("anchor_weight") * pl.col("confidence")).alias("contribution")
-    )
-    bought = pairs.select("customer_id", "product_id")
-    reached = reached.join(bought, on=["customer_id", "product_id"], how="anti")
-    associated = reached.group_by("customer_id", "product_id").agg(
-        pl.col("contribution").sum().alias("association"),
-        pl.col("lift").max().alias("best_lift"),
-        pl.col("anchor_id").sort_by("contribution", descending=True).first(),
-    )
-    customers = pairs.select("customer_id").unique()
-    popular = customers.join(
-        pl.DataFrame({"product_id": popular_ids}, schema={"product_id": pl.Utf8}),
-        how="cross",
-    ).join(bought, on=["customer_id", "product_id"], how="anti")
-    popular = popular.with_columns(pl.lit(True).alias("from_popular"))
-    households = pairs.group_by("customer_id").agg(pl.col("household_orders").first())
-    return (
-        associated.join(
-            popular, on=["customer_id", "product_id"], how="full", coalesce=True
-        )
-        .with_columns(
-            pl.col("association").fill_null(0.0),
-            pl.col("best_lift").fill_null(1.0),
-            pl.col("from_popular").fill_null(False),
-        )
-        .join(households, on="customer_id", how="left")
-    )
+    # Rows come sorted by customer: rank each customer's products by weight.
+    order = lexsort(customer, -table["w_order"], local_product)
+    ranked = customer[order]
+    anchors = order[rank_within(ranked) < ANCHORS]
+    anchors = anchors[product[anchors] >= 0]
+    share = table["w_order"][anchors] / table["household_w_order"][anchors]
+    owner, partner = neighbours.of(product[anchors])
+
+    span = max(products, 1)
+    known = product >= 0
+    bought = customer[known] * span + product[known]
+    key = customer[anchors][owner] * span + neighbours.product[partner]
+    fresh = ~isin(key, bought)
+    key, owner, partner = key[fresh], owner[fresh], partner[fresh]
+    contribution = share[owner] * neighbours.confidence[partner]
+    lift, anchor = neighbours.lift[partner], product[anchors][owner]
+    by_key = lexsort(key, -contribution)
+    key = key[by_key]
+    starts = np.flatnonzero(np.diff(key, prepend=-1))
+    associated = key[starts]
+
+    customers = distinct_sorted(ranked)
+    offered = (customers[:, None] * span + popular[None, :]).ravel()
+    offered = offered[~isin(offered, bought)]
+    every = distinct_sorted(np.concatenate([associated, offered]))
+    found = isin(every, associated)
+    at = np.searchsorted(associated, every[found])
+    association = np.zeros(every.size)
+    best_lift = np.ones(every.size)
+    best_anchor = np.full(every.size, -1)
+    if starts.size:
+        association[found] = np.add.reduceat(contribution[by_key], starts)[at]
+        best_lift[found] = np.maximum.reduceat(lift[by_key], starts)[at]
+        best_anchor[found] = anchor[by_key][starts][at]
+    household_orders = np.zeros(int(customer.max()) + 1 if customer.size else 0)
+    household_orders[customer] = table["household_orders"]
+    return {
+        "customer": every // span,
+        "product": every % span,
+        "association": association,
+        "best_lift": best_lift,
+        "anchor": best_anchor,
+        "from_popular": isin(every, offered),
+        "household_orders": household_orders[every // span],
+    }
 
 
-def discovery_design(
-    candidates: pl.DataFrame, stats: pl.DataFrame
-) -> tuple[pl.DataFrame, FloatArray]:
+def discovery_design(candidates: Columns, stats: ProductStats) -> FloatArray:
     """Feature matrix (columns :data:`DISCOVERY_FEATURES`) of candidates."""
-    table = _stats_columns(candidates, stats)
-
-    col = float_columns(table).__getitem__
-
-    matrix = np.column_stack(
+    buyers, _, order_share, trend = _product_columns(stats, candidates["product"])
+    return np.column_stack(
         [
-            np.log(col("association") + 1e-4),
-            np.log(np.maximum(col("best_lift"), 1e-3)),
-            np.log(col("order_share") + 1e-6),
-            col("trend"),
-            np.log(np.maximum(col("household_orders"), 1.0)),
-            col("from_popular"),
-            np.log1p(col("buyers")),
+            np.log(candidates["association"] + 1e-4),
+            np.log(np.maximum(candidates["best_lift"], 1e-3)),
+            np.log(order_share + 1e-6),
+            trend,
+            np.log(np.maximum(candidates["household_orders"], 1.0)),
+            candidates["from_popular"].astype(np.float64),
+            np.log1p(buyers),
         ]
     )
-    return table, matrix

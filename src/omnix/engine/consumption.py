@@ -41,11 +41,19 @@ from scipy import special
 
 from omnix.engine.features import (
     PreparedLines,
-    day_table,
-    interval_table,
+    day_number,
+    derived,
     local_day,
-    lookup,
-    prepare_lines,
+    prepared_for,
+)
+from omnix.engine.keys import IntArray, gather, positions
+from omnix.engine.rhythm import (
+    Columns,
+    PurchaseDays,
+    group_median,
+    purchase_days,
+    rhythm_at,
+    seasonal_share,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -56,7 +64,7 @@ __all__ = [
     "ConsumptionPattern",
     "Level",
     "consumption_patterns",
-    "interval_parameters",
+    "lognormal_parameters",
     "lognormal_outlook",
     "patterns_of",
 ]
@@ -142,83 +150,52 @@ def lognormal_outlook(
     )
 
 
-def interval_parameters(table: pl.DataFrame) -> pl.DataFrame:
-    """Attach the log-normal ``mu``, ``sigma``, ``sigma_predictive`` and source.
+def lognormal_parameters(table: Columns, days: PurchaseDays) -> Columns:
+    """Add the log-normal ``mu``, ``sigma``, ``sigma_predictive`` and source.
 
-    ``table`` comes from :func:`omnix.engine.features.interval_table`. See the
-    module docstring for the shrinkage of ``sigma``; ``sigma_predictive``
-    adds the uncertainty of ``mu`` estimated from ``m`` intervals
-    (``sigma^2 (1 + 1/m)``, the normal predictive variance). The point
-    prediction uses ``sigma`` (held out it misses by 18.9 days on average
-    against 22.4 with the predictive spread); probabilities and confidence
-    use ``sigma_predictive``, which ranks better (AUC 0.703 against 0.685).
+    ``table`` comes from :func:`omnix.engine.rhythm.rhythm_at` over ``days``.
+    See the module docstring for the shrinkage of ``sigma``;
+    ``sigma_predictive`` adds the uncertainty of ``mu`` estimated from ``m``
+    intervals (``sigma^2 (1 + 1/m)``, the normal predictive variance). The
+    point prediction uses ``sigma`` (held out it misses by 18.9 days on
+    average against 22.4 with the predictive spread); probabilities and
+    confidence use ``sigma_predictive``, which ranks better (AUC 0.703
+    against 0.685). ``interval_source`` is 0 for the pair's own intervals,
+    1 for the customer's typical interval and 2 for the default.
     """
-    repeat = pl.col("n_days") >= 2
-    typical = (
-        table.filter(repeat)
-        .group_by("customer_id")
-        .agg(pl.col("log_mean").median().alias("customer_log_interval"))
+    n = table["n_days"]
+    repeat = n >= 2
+    customer = days.pair_customer[table["pair"]]
+    typical = group_median(
+        customer[repeat], table["log_mean"][repeat], days.customers.len()
+    )[customer]
+    borrowed = ~np.isnan(typical)
+    mu = np.where(
+        repeat,
+        table["log_mean"],
+        np.where(borrowed, typical, np.log(DEFAULT_INTERVAL_DAYS)),
     )
-    m = (pl.col("n_days") - 1).cast(pl.Float64)
-    shrunk = (
-        (PRIOR_WEIGHT * SIGMA_PRIOR**2 + pl.col("log_ss")) / (PRIOR_WEIGHT + m - 1.0)
-    ).sqrt()
-    return (
-        table.join(typical, on="customer_id", how="left")
-        .with_columns(
-            pl.when(repeat)
-            .then(pl.col("log_mean"))
-            .otherwise(
-                pl.col("customer_log_interval").fill_null(np.log(DEFAULT_INTERVAL_DAYS))
-            )
-            .alias("mu"),
-            shrunk.alias("sigma"),
-            # Predictive spread: the spread of a new interval also carries the
-            # uncertainty of mu estimated from m intervals (factor 1 + 1/m).
-            (shrunk * (1.0 + 1.0 / m.clip(lower_bound=1.0)).sqrt()).alias(
-                "sigma_predictive"
-            ),
-            pl.when(repeat)
-            .then(pl.lit("own"))
-            .when(pl.col("customer_log_interval").is_not_null())
-            .then(pl.lit("customer_typical"))
-            .otherwise(pl.lit("default"))
-            .alias("interval_source"),
-        )
-        .drop("customer_log_interval")
+    m = (n - 1).astype(np.float64)
+    shrunk = np.sqrt(
+        (PRIOR_WEIGHT * SIGMA_PRIOR**2 + table["log_ss"]) / (PRIOR_WEIGHT + m - 1.0)
     )
+    return {
+        **table,
+        "mu": mu,
+        "sigma": shrunk,
+        # Predictive spread: the spread of a new interval also carries the
+        # uncertainty of mu estimated from m intervals (factor 1 + 1/m).
+        "sigma_predictive": shrunk * np.sqrt(1.0 + 1.0 / np.maximum(m, 1.0)),
+        "interval_source": np.where(repeat, 0, np.where(borrowed, 1, 2)),
+    }
 
 
-def _seasonal_pairs(days: pl.DataFrame, key: str, as_of_day: date) -> pl.DataFrame:
-    """(customer, key) pairs whose purchase days crowd into one quarter."""
-    first_seen = days.group_by("customer_id").agg(pl.col("day").min().alias("first"))
-    long_enough = first_seen.filter(
-        (pl.lit(as_of_day) - pl.col("first")).dt.total_days() >= SEASONAL_MIN_SPAN_DAYS
-    ).select("customer_id")
-    candidates = (
-        days.select("pair", "customer_id", key, "day")
-        .join(long_enough, on="customer_id")
-        .with_columns(pl.len().over("pair").alias("n_days"))
-        .filter(pl.col("n_days") >= SEASONAL_MIN_DAYS)
-    )
-    # Each purchase day counts towards the three windows that contain its month.
-    month = pl.col("day").dt.year().cast(pl.Int32) * 12 + pl.col("day").dt.month()
-    windows = candidates.with_columns(
-        pl.concat_list(month, month - 1, month - 2).alias("window")
-    ).explode("window")
-    best = windows.group_by("pair", "window").agg(
-        pl.len().alias("in_window"),
-        pl.col("n_days").first(),
-        pl.col("customer_id").first(),
-        pl.col(key).first(),
-    )
-    return (
-        best.with_columns((pl.col("in_window") / pl.col("n_days")).alias("share"))
-        .filter(pl.col("share") >= SEASONAL_SHARE)
-        .group_by("pair")
-        .agg(pl.col("customer_id").first(), pl.col(key).first())
-        .select("customer_id", key, pl.lit(True).alias("seasonal_variation"))
-    )
+def _customer_first_day(table: Columns, days: PurchaseDays) -> IntArray:
+    """First purchase day of each pair's customer (over all of its pairs)."""
+    customer = days.pair_customer[table["pair"]]
+    first = np.full(days.customers.len(), np.iinfo(np.int64).max)
+    np.minimum.at(first, customer, table["first_day"])
+    return first[customer]
 
 
 def consumption_patterns(
@@ -256,95 +233,129 @@ def consumption_patterns(
     """
     if level not in ("product", "category"):
         raise ValueError(f"level: expected 'product' or 'category', got {level!r}")
-    prepared = prepare_lines(lines, as_of, tz)
-    as_of_day = local_day(as_of, tz)
+    prepared = prepared_for(lines, as_of, tz)
+    as_of_day = day_number(local_day(as_of, tz))
     key = "product_id" if level == "product" else "category"
-    days = day_table(prepared, key)
-    table = interval_parameters(interval_table(days, key, as_of_day))
+    days = derived(prepared, f"days:{key}", lambda lines: purchase_days(lines, key))
+    table = lognormal_parameters(rhythm_at(days, as_of_day, medians=True), days)
 
-    elapsed = table["elapsed_days"].to_numpy().astype(np.float64)
-    mu = table["mu"].to_numpy()
-    median, _, _ = lognormal_outlook(mu, table["sigma"].to_numpy(), elapsed, 7.0)
+    n = table["n_days"]
+    elapsed = table["elapsed_days"].astype(np.float64)
+    mu = table["mu"]
+    median, _, _ = lognormal_outlook(mu, table["sigma"], elapsed, 7.0)
     _, p_week, confidence = lognormal_outlook(
-        mu, table["sigma_predictive"].to_numpy(), elapsed, 7.0
+        mu, table["sigma_predictive"], elapsed, 7.0
     )
     days_ahead = np.maximum(np.rint(median - elapsed), 0.0).astype(np.int64)
-    fallback_interval = np.exp(table["mu"].to_numpy())
-    evidence = np.where(table["n_days"].to_numpy() >= 2, 1.0, BORROWED_EVIDENCE)
-    table = table.with_columns(
-        pl.Series("days_until_next_purchase", days_ahead),
-        pl.Series("probability_7d", p_week),
-        pl.Series("confidence", confidence * evidence),
-        pl.Series("fallback_interval", fallback_interval),
-    ).with_columns(
-        (
-            pl.lit(as_of_day) + pl.duration(days=pl.col("days_until_next_purchase"))
-        ).alias("predicted_next_purchase_date"),
-        pl.col("mean_interval").fill_null(pl.col("fallback_interval")),
-        pl.col("median_interval")
-        .cast(pl.Float64)
-        .fill_null(pl.col("fallback_interval")),
-        (pl.col("n_days") < 2).alias("insufficient_data"),
+    fallback_interval = np.exp(mu)
+    evidence = np.where(n >= 2, 1.0, BORROWED_EVIDENCE)
+    seasonal = (
+        (n >= SEASONAL_MIN_DAYS)
+        & (seasonal_share(days)[table["pair"]] >= SEASONAL_SHARE)
+        & (as_of_day - _customer_first_day(table, days) >= SEASONAL_MIN_SPAN_DAYS)
     )
+    pair_key = days.pair_key[table["pair"]]
+    frame = pl.DataFrame(
+        {
+            "customer_id": days.customers.gather(days.pair_customer[table["pair"]]),
+            "key": days.keys.gather(pair_key),
+            "purchase_days": pl.Series(n, dtype=pl.UInt32),
+            "average_days_between_purchases": np.where(
+                np.isnan(table["mean_interval"]),
+                fallback_interval,
+                table["mean_interval"],
+            ),
+            "median_days_between_purchases": np.where(
+                np.isnan(table["median_interval"]),
+                fallback_interval,
+                table["median_interval"],
+            ),
+            "last_purchase_date": _dates(table["last_day"]),
+            "predicted_next_purchase_date": _dates(as_of_day + days_ahead),
+            "days_until_next_purchase": days_ahead,
+            "confidence": confidence * evidence,
+            "seasonal_variation": seasonal,
+            "typical_quantity": table["typical_quantity"],
+            "insufficient_data": n < 2,
+            "elapsed_days": table["elapsed_days"],
+            "mu": mu,
+            "sigma": table["sigma"],
+            "sigma_predictive": table["sigma_predictive"],
+            "probability_7d": p_week,
+            "interval_source": _SOURCES.gather(table["interval_source"]),
+        }
+    )
+    return _label(frame, days, pair_key, prepared.frame, level, catalogue)
 
-    seasonal = _seasonal_pairs(days, key, as_of_day)
-    table = table.join(seasonal, on=["customer_id", key], how="left").with_columns(
-        pl.col("seasonal_variation").fill_null(False)
-    )
-    return _label(table, prepared, level, catalogue)
+
+_SOURCES = pl.Series(["own", "customer_typical", "default"])
+
+
+def _dates(day: IntArray) -> pl.Series:
+    return pl.Series(day, dtype=pl.Int32).cast(pl.Date)
 
 
 def _label(
-    table: pl.DataFrame,
+    frame: pl.DataFrame,
+    days: PurchaseDays,
+    pair_key: IntArray,
     prepared: pl.DataFrame,
     level: Level,
     catalogue: pl.DataFrame | None,
 ) -> pl.DataFrame:
     """Add product/category names and order the columns."""
     if level == "product":
-        # A product sits in one category; any of its lines names it.
-        category = prepared.group_by("product_id").agg(pl.col("category").first())
-        table = table.join(category, on="product_id", how="left")
-        if catalogue is not None and "name" in catalogue.columns:
-            names = catalogue.select(
-                pl.col("product_id").cast(pl.Utf8), pl.col("name").alias("product_name")
+        # A product sits in one category; its first line names it.
+        category = prepared.get_column("category").gather(days.key_line[pair_key])
+        names = (
+            gather(
+                catalogue.get_column("name").cast(pl.Utf8),
+                positions(catalogue, "product_id", days.keys.to_list())[pair_key],
             )
-            table = lookup(table, names, "product_id")
-        else:
-            table = table.with_columns(pl.lit(None, pl.Utf8).alias("product_name"))
-        table = table.with_columns(
-            pl.col("product_name").fill_null(pl.col("product_id")),
+            if catalogue is not None and "name" in catalogue.columns
+            else pl.Series([None] * frame.height, dtype=pl.Utf8)
+        )
+        frame = frame.with_columns(
             pl.lit("product").alias("level"),
+            pl.col("key").alias("product_id"),
+            pl.lit(names).alias("product_name").fill_null(pl.col("key")),
+            pl.lit(category).alias("category"),
         )
     else:
-        table = table.with_columns(
-            pl.lit(None, pl.Utf8).alias("product_id"),
-            pl.col("category").alias("product_name"),
+        frame = frame.with_columns(
             pl.lit("category").alias("level"),
+            pl.lit(None, pl.Utf8).alias("product_id"),
+            pl.col("key").alias("product_name"),
+            pl.col("key").alias("category"),
         )
-    return table.select(
+    return frame.select(
         "customer_id",
         "level",
         "product_id",
         "product_name",
         "category",
-        pl.col("n_days").alias("purchase_days"),
-        pl.col("mean_interval").alias("average_days_between_purchases"),
-        pl.col("median_interval").alias("median_days_between_purchases"),
-        pl.col("last_day").alias("last_purchase_date"),
-        "predicted_next_purchase_date",
-        "days_until_next_purchase",
-        "confidence",
-        "seasonal_variation",
-        pl.col("typical_quantity").cast(pl.Float64),
-        "insufficient_data",
-        "elapsed_days",
-        "mu",
-        "sigma",
-        "sigma_predictive",
-        "probability_7d",
-        "interval_source",
-    ).sort("customer_id", "days_until_next_purchase", "product_name")
+        *_PATTERN_COLUMNS,
+    ).sort("customer_id", "days_until_next_purchase", "product_name", "product_id")
+
+
+_PATTERN_COLUMNS = (
+    "purchase_days",
+    "average_days_between_purchases",
+    "median_days_between_purchases",
+    "last_purchase_date",
+    "predicted_next_purchase_date",
+    "days_until_next_purchase",
+    "confidence",
+    "seasonal_variation",
+    "typical_quantity",
+    "insufficient_data",
+    "elapsed_days",
+    "mu",
+    "sigma",
+    "sigma_predictive",
+    "probability_7d",
+    "interval_source",
+)
 
 
 def patterns_of(frame: pl.DataFrame) -> list[ConsumptionPattern]:

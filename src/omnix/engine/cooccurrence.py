@@ -18,25 +18,192 @@ matrix is sparse, and ``B^T B`` gives every pair count in one product.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from scipy import sparse
 
-__all__ = ["MIN_ORDERS", "MIN_TOGETHER", "NEIGHBOURS", "product_neighbours"]
+from omnix.engine.keys import IntArray, dense_codes, lexsort, rank_within
+
+FloatArray = npt.NDArray[np.float64]
+
+__all__ = [
+    "MIN_ORDERS",
+    "MIN_TOGETHER",
+    "NEIGHBOURS",
+    "Neighbours",
+    "PairCounts",
+    "neighbour_arrays",
+    "neighbour_frame",
+    "neighbours_of",
+    "pair_counts",
+    "product_neighbours",
+]
 
 MIN_ORDERS = 30
 MIN_TOGETHER = 5
 NEIGHBOURS = 20
 
 
-def _empty() -> pl.DataFrame:
+@dataclass(frozen=True, eq=False)
+class Neighbours:
+    """Each product's best partners, grouped by anchor (codes of a vocabulary).
+
+    The partners of anchor ``a`` are rows ``start[a]:start[a + 1]``, best
+    lift first.
+    """
+
+    start: IntArray
+    product: IntArray
+    together: IntArray
+    confidence: FloatArray
+    lift: FloatArray
+
+    def of(self, anchors: IntArray) -> tuple[IntArray, IntArray]:
+        """(position in ``anchors``, partner row) for every partner reached."""
+        first, last = self.start[anchors], self.start[anchors + 1]
+        counts = last - first
+        owner = np.repeat(np.arange(anchors.size), counts)
+        offset = np.arange(int(counts.sum())) - np.repeat(
+            np.cumsum(counts) - counts, counts
+        )
+        return owner, first[owner] + offset
+
+
+@dataclass(frozen=True, eq=False)
+class PairCounts:
+    """Orders holding each product, and each pair of frequent products.
+
+    ``together`` is the symmetric matrix ``B^T B`` of the order-by-product
+    incidence ``B`` over the ``columns`` products (a vocabulary's codes);
+    ``orders`` counts every product's orders and ``n_orders`` all orders.
+    Counts over disjoint sets of orders add up (:meth:`plus`).
+    """
+
+    n_orders: int
+    orders: IntArray
+    columns: IntArray
+    together: sparse.csr_matrix
+
+    def plus(self, other: PairCounts) -> PairCounts:
+        """The counts over both sets of orders (same columns)."""
+        return PairCounts(
+            self.n_orders + other.n_orders,
+            self.orders + other.orders,
+            self.columns,
+            self.together + other.together,
+        )
+
+
+def pair_counts(
+    order: IntArray, product: IntArray, products: int, columns: IntArray
+) -> PairCounts:
+    """Count orders per product and per pair among ``columns`` (sorted codes).
+
+    ``order`` and ``product`` are codes of distinct (order, product) items.
+    """
+    n_orders = int(np.count_nonzero(np.bincount(order))) if order.size else 0
+    column = np.full(products, -1)
+    column[columns] = np.arange(columns.size)
+    keep = column[product] >= 0
+    # Rows of B^T are products, so the product is one sparse self-product;
+    # orders without any of the columns' products add nothing.
+    rows = int(order.max()) + 1 if order.size else 1
+    incidence = sparse.csr_matrix(
+        (
+            np.ones(int(keep.sum()), np.int32),
+            (column[product[keep]], order[keep]),
+        ),
+        shape=(columns.size, rows),
+    )
+    return PairCounts(
+        n_orders=n_orders,
+        orders=np.bincount(product, minlength=products),
+        columns=columns,
+        together=(incidence @ incidence.T).tocsr(),
+    )
+
+
+def neighbours_of(
+    counts: PairCounts,
+    *,
+    min_orders: int = MIN_ORDERS,
+    min_together: int = MIN_TOGETHER,
+    neighbours: int = NEIGHBOURS,
+) -> Neighbours:
+    """The strongest partners by lift of each product with enough orders."""
+    products = counts.orders.size
+    frequent = counts.orders[counts.columns] >= min_orders
+    if int(frequent.sum()) < 2 or counts.n_orders == 0:
+        return Neighbours(
+            np.zeros(products + 1, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            np.zeros(0),
+        )
+    matrix = counts.together
+    # Only entries seen together often enough, above the diagonal.
+    entry = np.flatnonzero(matrix.data >= min_together)
+    row = np.searchsorted(matrix.indptr, entry, side="right") - 1
+    col = matrix.indices[entry]
+    upper = (row < col) & frequent[row] & frequent[col]
+    first, second = counts.columns[row[upper]], counts.columns[col[upper]]
+    n_ab = matrix.data[entry[upper]].astype(np.float64)
+    orders = counts.orders.astype(np.float64)
+    lift = counts.n_orders * n_ab / (orders[first] * orders[second])
+    # Both directions: (a -> b) and (b -> a) share the lift, not the confidence.
+    anchor = np.concatenate([first, second])
+    partner = np.concatenate([second, first])
+    both_lift = np.concatenate([lift, lift])
+    ranked = lexsort(anchor, -both_lift, partner)
+    ranked = ranked[rank_within(anchor[ranked]) < neighbours]
+    anchor = anchor[ranked]
+    n_both = np.concatenate([n_ab, n_ab])[ranked]
+    return Neighbours(
+        start=np.searchsorted(anchor, np.arange(products + 1), side="left"),
+        product=partner[ranked],
+        together=n_both.astype(np.int64),
+        confidence=n_both / orders[anchor],
+        lift=both_lift[ranked],
+    )
+
+
+def neighbour_arrays(
+    order: IntArray,
+    product: IntArray,
+    products: int,
+    *,
+    min_orders: int = MIN_ORDERS,
+    min_together: int = MIN_TOGETHER,
+    neighbours: int = NEIGHBOURS,
+) -> Neighbours:
+    """The strongest partners of each product by lift, from distinct items.
+
+    ``order`` and ``product`` are codes of the distinct (order, product)
+    items; products are ``0..products-1``.
+    """
+    columns = np.flatnonzero(np.bincount(product, minlength=products) >= min_orders)
+    return neighbours_of(
+        pair_counts(order, product, products, columns),
+        min_orders=min_orders,
+        min_together=min_together,
+        neighbours=neighbours,
+    )
+
+
+def neighbour_frame(table: Neighbours, ids: pl.Series) -> pl.DataFrame:
+    """:class:`Neighbours` as a frame of ids (the :func:`product_neighbours` form)."""
+    anchor = np.repeat(np.arange(table.start.size - 1), np.diff(table.start))
     return pl.DataFrame(
-        schema={
-            "anchor_id": pl.Utf8,
-            "product_id": pl.Utf8,
-            "together": pl.Int64,
-            "confidence": pl.Float64,
-            "lift": pl.Float64,
+        {
+            "anchor_id": ids.gather(anchor).cast(pl.Utf8),
+            "product_id": ids.gather(table.product).cast(pl.Utf8),
+            "together": table.together,
+            "confidence": table.confidence,
+            "lift": table.lift,
         }
     )
 
@@ -65,41 +232,14 @@ def product_neighbours(
     baskets = order_lines.select(
         pl.col("order_id").cast(pl.Utf8), pl.col("product_id").cast(pl.Utf8)
     ).unique()
-    n_orders = baskets["order_id"].n_unique()
-    counts = baskets.group_by("product_id").agg(pl.len().alias("orders"))
-    frequent = counts.filter(pl.col("orders") >= min_orders).sort("product_id")
-    if frequent.height < 2 or n_orders == 0:
-        return _empty()
-    index = frequent.with_row_index("column")
-    coded = baskets.join(index, on="product_id").with_columns(
-        pl.col("order_id").cast(pl.Categorical).to_physical().alias("row")
+    order, _ = dense_codes(baskets.get_column("order_id"))
+    product, ids = dense_codes(baskets.get_column("product_id"))
+    table = neighbour_arrays(
+        order,
+        product,
+        ids.len(),
+        min_orders=min_orders,
+        min_together=min_together,
+        neighbours=neighbours,
     )
-    rows = coded["row"].to_numpy()
-    columns = coded["column"].to_numpy()
-    incidence = sparse.csr_matrix(
-        (np.ones(rows.size, np.float32), (rows, columns)),
-        shape=(int(rows.max()) + 1, frequent.height),
-    )
-    together = sparse.triu(incidence.T @ incidence, k=1).tocoo()
-    keep = together.data >= min_together
-    first, second = together.row[keep], together.col[keep]
-    n_ab = together.data[keep].astype(np.float64)
-    orders = frequent["orders"].to_numpy().astype(np.float64)
-    ids = frequent["product_id"].to_numpy()
-    lift = n_orders * n_ab / (orders[first] * orders[second])
-    # Both directions: (a -> b) and (b -> a) share the lift, not the confidence.
-    pairs = pl.DataFrame(
-        {
-            "anchor_id": np.concatenate([ids[first], ids[second]]),
-            "product_id": np.concatenate([ids[second], ids[first]]),
-            "together": np.concatenate([n_ab, n_ab]).astype(np.int64),
-            "confidence": np.concatenate([n_ab / orders[first], n_ab / orders[second]]),
-            "lift": np.concatenate([lift, lift]),
-        },
-        schema_overrides={"anchor_id": pl.Utf8, "product_id": pl.Utf8},
-    )
-    return (
-        pairs.sort(["anchor_id", "lift", "product_id"], descending=[False, True, False])
-        .group_by("anchor_id", maintain_order=True)
-        .head(neighbours)
-    )
+    return neighbour_frame(table, ids)

@@ -29,31 +29,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from omnix.engine.basket_features import (
     DISCOVERY_FEATURES,
-    POPULAR_CANDIDATES,
     REPURCHASE_FEATURES,
+    ProductStats,
     discovery_candidates,
     discovery_design,
+    popular_products,
     product_stats,
     repurchase_design,
-    repurchase_table,
 )
-from omnix.engine.cooccurrence import product_neighbours
+from omnix.engine.baskets import (
+    Baskets,
+    baskets_of,
+    microseconds,
+    next_orders,
+    repurchase_arrays,
+)
+from omnix.engine.cooccurrence import (
+    MIN_ORDERS,
+    Neighbours,
+    neighbour_frame,
+    neighbours_of,
+    pair_counts,
+)
 from omnix.engine.features import (
     PreparedLines,
     check_as_of,
     check_tz,
     days_ago,
-    lookup,
-    prepare_lines,
+    derived,
+    prepared_for,
+)
+from omnix.engine.keys import (
+    IntArray,
+    gather,
+    isin,
+    lexsort,
+    positions,
+    rank_within,
 )
 from omnix.engine.logistic import LogisticFit, fit_logistic
 from omnix.engine.recommend_cohorts import cohort_popularity, cold_start
+from omnix.engine.rhythm import Columns
+
+FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
     "Recommendation",
@@ -65,6 +91,27 @@ __all__ = [
 
 _MIN_CLASS = 20
 _L2 = 1.0
+# Negative training rows kept: one in this many (see _sample).
+_REPURCHASE_SAMPLE = 4
+_DISCOVERY_SAMPLE = 32
+_SAMPLE_SEED = 11
+# Columns of repurchase_arrays that are per customer or global, not per pair.
+_PER_CUSTOMER = ("orders_before", "total_orders")
+
+
+@dataclass(frozen=True, eq=False)
+class PopulationTables:
+    """The population figures in arrays over the product vocabulary.
+
+    The vocabulary is ``Recommender.stats["product_id"]``; ``sellable_row``
+    is each product's row in ``Recommender.products`` (-1 when inactive or
+    missing from the catalogue).
+    """
+
+    stats: ProductStats
+    neighbours: Neighbours
+    popular: IntArray
+    sellable_row: IntArray
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +128,7 @@ class Recommender:
     customer_cohorts: pl.DataFrame
     repurchase_fit: LogisticFit | None
     discovery_fit: LogisticFit | None
+    tables: PopulationTables
 
 
 @dataclass(frozen=True)
@@ -98,56 +146,42 @@ class Recommendation:
 
 
 def _active_products(catalogue: pl.DataFrame) -> pl.DataFrame:
+    """Active products by id (the row order ranks ties between scores)."""
     missing = [c for c in ("product_id", "active") if c not in catalogue.columns]
     if missing:
         raise ValueError(f"catalogue: missing column(s) {', '.join(missing)}")
     name = pl.col("name") if "name" in catalogue.columns else pl.col("product_id")
     category = pl.col("category") if "category" in catalogue.columns else pl.lit(None)
-    return catalogue.filter(pl.col("active").fill_null(False)).select(
-        pl.col("product_id").cast(pl.Utf8),
-        name.cast(pl.Utf8).fill_null(pl.col("product_id")).alias("product_name"),
-        category.cast(pl.Utf8).alias("category"),
-    )
-
-
-def _popular(stats: pl.DataFrame, products: pl.DataFrame) -> list[str]:
-    ranked = stats.join(products.select("product_id"), on="product_id").sort(
-        ["recent_weight", "product_id"], descending=[True, False]
-    )
-    return ranked["product_id"].head(POPULAR_CANDIDATES).to_list()
-
-
-def _next_orders(
-    prepared: pl.DataFrame, start: datetime, end: datetime
-) -> pl.DataFrame:
-    """(customer, product, weight) of each customer's first order in a window."""
-    window = prepared.filter(
-        (pl.col("purchased_at") >= start) & (pl.col("purchased_at") < end)
-    )
-    first = window.group_by("customer_id").agg(
-        pl.col("order_id").sort_by("purchased_at", "order_id").first()
-    )
-    held = window.join(first, on=["customer_id", "order_id"]).select(
-        "customer_id", "product_id"
-    )
-    return held.unique().with_columns(
-        (1.0 / pl.len().over("customer_id")).alias("weight"),
-        pl.lit(True).alias("in_next"),
-    )
-
-
-def _label(table: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
-    weights = truth.group_by("customer_id").agg(pl.col("weight").first())
     return (
-        table.join(weights, on="customer_id")
-        .join(truth.drop("weight"), on=["customer_id", "product_id"], how="left")
-        .with_columns(pl.col("in_next").fill_null(False))
+        catalogue.filter(pl.col("active").fill_null(False))
+        .select(
+            pl.col("product_id").cast(pl.Utf8),
+            name.cast(pl.Utf8).fill_null(pl.col("product_id")).alias("product_name"),
+            category.cast(pl.Utf8).alias("category"),
+        )
+        .unique("product_id", keep="first", maintain_order=True)
+        .sort("product_id")
     )
+
+
+def _sample(
+    label: npt.NDArray[np.bool_], weight: FloatArray, rate: int, draw: FloatArray
+) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+    """Keep every positive and one negative in ``rate``, weighted back up.
+
+    Weighted by the inverse of the sampling rate, the sample's likelihood
+    estimates the same coefficients as the full one (King & Zeng, "Logistic
+    Regression in Rare Events Data", Political Analysis 9(2), 2001); with
+    one positive in seventy rows (one in seven hundred for discovery), the
+    negatives left out carry almost no information.
+    """
+    keep = label | (draw < 1.0 / rate)
+    return keep, weight[keep] * np.where(label[keep], 1.0, float(rate))
 
 
 def _fit_or_none(
-    rows: list[np.ndarray], labels: list[np.ndarray], weights: list[np.ndarray],
-    names: tuple[str, ...],
+    rows: list[FloatArray], labels: list[npt.NDArray[np.bool_]],
+    weights: list[FloatArray], names: tuple[str, ...],
 ) -> LogisticFit | None:  # fmt: skip
     if not rows:
         return None
@@ -161,6 +195,10 @@ def _fit_or_none(
         sample_weight=np.concatenate(weights),
         feature_names=names,
     )
+
+
+def _baskets(prepared: PreparedLines) -> Baskets:
+    return derived(prepared, "baskets", baskets_of)
 
 
 def fit_recommender(
@@ -184,54 +222,128 @@ def fit_recommender(
         The clock; nothing at or after it is read.
     windows, step_days : int
         Training cut-offs at ``as_of - step_days * k``, k = 1..windows.
+
+    Notes
+    -----
+    Every positive row is kept and negative rows are sampled, one in
+    :data:`_REPURCHASE_SAMPLE` (one in :data:`_DISCOVERY_SAMPLE` for
+    discovery candidates), weighted by the inverse rate (:func:`_sample`).
     """
     as_of_utc = check_as_of(as_of)
     check_tz(tz)
     products = _active_products(catalogue)
-    prepared = prepare_lines(lines, as_of_utc, tz)
-    pairs = repurchase_table(prepared, as_of_utc)
-    stats = product_stats(pairs, prepared["order_id"].n_unique())
+    prepared = prepared_for(lines, as_of_utc, tz)
+    baskets = _baskets(prepared)
+    vocabulary = baskets.products.len()
+    now = microseconds(as_of_utc)
+    table = repurchase_arrays(baskets, now)
+    stats = product_stats(table, baskets.pair_product[table["pair"]], vocabulary)
+    sellable_row = positions(products, "product_id", baskets.products.to_list())
 
-    earliest = as_of_utc - timedelta(days=step_days * windows)
+    earliest = microseconds(as_of_utc - timedelta(days=step_days * windows))
     # Associations for training come from before the earliest cut-off, so the
     # orders being predicted never inform the association that predicts them.
-    training_neighbours = product_neighbours(
-        prepared.filter(pl.col("purchased_at") < earliest)
+    # One pass of pair counts over the orders before it; the few orders
+    # since are counted apart and added for the final associations.
+    early = baskets.order_time[baskets.item_order] < earliest
+    columns = np.flatnonzero(
+        np.bincount(baskets.item_product, minlength=vocabulary) >= MIN_ORDERS
     )
+    early_counts = pair_counts(
+        baskets.item_order[early], baskets.item_product[early], vocabulary, columns
+    )
+    training_neighbours = neighbours_of(early_counts)
+    draw = np.random.default_rng(_SAMPLE_SEED)
     rep_rows, rep_labels, rep_weights = [], [], []
     dis_rows, dis_labels, dis_weights = [], [], []
     for k in range(1, windows + 1):
-        cutoff = as_of_utc - timedelta(days=step_days * k)
-        before = prepared.filter(pl.col("purchased_at") < cutoff)
-        truth = _next_orders(prepared, cutoff, as_of_utc)
-        if before.height == 0 or truth.height == 0:
+        cutoff = microseconds(as_of_utc - timedelta(days=step_days * k))
+        cut = repurchase_arrays(baskets, cutoff)
+        items, weight = next_orders(baskets, cut["orders_before"], cutoff, now)
+        customer = baskets.pair_customer[cut["pair"]]
+        served = weight[customer] > 0
+        if int(cut["total_orders"][0]) == 0 or not served.any():
             continue
-        cut_pairs = repurchase_table(before, cutoff)
-        cut_stats = product_stats(cut_pairs, before["order_id"].n_unique())
-        labelled, matrix = repurchase_design(_label(cut_pairs, truth), cut_stats)
-        rep_rows.append(matrix)
-        rep_labels.append(labelled["in_next"].to_numpy())
-        rep_weights.append(labelled["weight"].to_numpy())
-        candidates = discovery_candidates(
-            cut_pairs.join(truth.select("customer_id").unique(), on="customer_id"),
-            training_neighbours,
-            _popular(cut_stats, products),
+        product = baskets.pair_product[cut["pair"]]
+        cut_stats = product_stats(cut, product, vocabulary)
+        in_next = np.zeros(baskets.pairs, bool)
+        in_next[items] = True
+        pairs = {
+            name: column[served]
+            for name, column in cut.items()
+            if name not in _PER_CUSTOMER
+        }
+        label = in_next[cut["pair"]][served]
+        keep, sample_weight = _sample(
+            label, weight[customer[served]], _REPURCHASE_SAMPLE, draw.random(label.size)
         )
-        labelled, matrix = discovery_design(_label(candidates, truth), cut_stats)
-        dis_rows.append(matrix)
-        dis_labels.append(labelled["in_next"].to_numpy())
-        dis_weights.append(labelled["weight"].to_numpy())
+        rep_rows.append(
+            repurchase_design(
+                {name: column[keep] for name, column in pairs.items()},
+                cut_stats,
+                product[served][keep],
+            )
+        )
+        rep_labels.append(label[keep])
+        rep_weights.append(sample_weight)
+
+        candidates = discovery_candidates(
+            pairs,
+            customer[served],
+            product[served],
+            product[served],
+            training_neighbours,
+            popular_products(cut_stats, sellable_row >= 0),
+            vocabulary,
+        )
+        span = max(vocabulary, 1)
+        truth = baskets.pair_customer[items] * span + baskets.pair_product[items]
+        label = isin(candidates["customer"] * span + candidates["product"], truth)
+        keep, sample_weight = _sample(
+            label,
+            weight[candidates["customer"]],
+            _DISCOVERY_SAMPLE,
+            draw.random(label.size),
+        )
+        dis_rows.append(
+            discovery_design(
+                {name: column[keep] for name, column in candidates.items()}, cut_stats
+            )
+        )
+        dis_labels.append(label[keep])
+        dis_weights.append(sample_weight)
 
     cohorts, popular_by_cohort = cohort_popularity(
-        prepared, customers, products, as_of_utc
+        prepared.frame, customers, products, as_of_utc
     )
+    late = ~early
+    neighbours = neighbours_of(
+        early_counts.plus(
+            pair_counts(
+                baskets.item_order[late],
+                baskets.item_product[late],
+                vocabulary,
+                columns,
+            )
+        )
+    )
+    popular = popular_products(stats, sellable_row >= 0)
     return Recommender(
         as_of=as_of_utc,
         tz=tz,
         products=products,
-        stats=stats,
-        neighbours=product_neighbours(prepared),
-        popular_ids=tuple(_popular(stats, products)),
+        stats=pl.DataFrame(
+            {
+                "product_id": baskets.products,
+                "buyers": pl.Series(stats.buyers, dtype=pl.UInt32),
+                "repeat_share": stats.repeat_share,
+                "order_share": stats.order_share,
+                "trend": stats.trend,
+                "recent_weight": stats.recent_weight,
+            }
+        ),
+        neighbours=neighbour_frame(neighbours, baskets.products),
+        popular_ids=tuple(baskets.products.gather(popular).to_list()),
         cohort_popular=popular_by_cohort,
         customer_cohorts=cohorts,
         repurchase_fit=_fit_or_none(
@@ -239,6 +351,12 @@ def fit_recommender(
         ),
         discovery_fit=_fit_or_none(
             dis_rows, dis_labels, dis_weights, DISCOVERY_FEATURES
+        ),
+        tables=PopulationTables(
+            stats=stats,
+            neighbours=neighbours,
+            popular=popular,
+            sellable_row=sellable_row,
         ),
     )
 
@@ -278,72 +396,56 @@ def recommend(
     if k < 1:
         raise ValueError("k: must be at least 1")
     as_of_utc = check_as_of(as_of)
-    prepared = prepare_lines(lines, as_of_utc, tz)
-    pairs = repurchase_table(prepared, as_of_utc)
-    active = recommender.products
-
-    table, matrix = repurchase_design(pairs, recommender.stats)
+    prepared = prepared_for(lines, as_of_utc, tz)
+    baskets = _baskets(prepared)
+    tables = recommender.tables
+    table = repurchase_arrays(baskets, microseconds(as_of_utc))
+    customer = baskets.pair_customer[table["pair"]]
+    local = baskets.pair_product[table["pair"]]
+    own_ids = baskets.products.to_list()
+    product = positions(recommender.stats, "product_id", own_ids)[local]
     score = (
-        recommender.repurchase_fit.predict_proba(matrix)
+        recommender.repurchase_fit.predict_proba(
+            repurchase_design(table, tables.stats, product)
+        )
         if recommender.repurchase_fit is not None
-        else (table["w_order"] / table["household_w_order"]).to_numpy()
-    )
-    repurchase = table.select(
-        "customer_id",
-        "product_id",
-        pl.lit("repurchase").alias("kind"),
-        pl.Series("score", score, dtype=pl.Float64),
-        pl.format(
-            "You bought this in {} of your {} orders, most recently {}",
-            pl.col("orders_with"),
-            pl.col("household_orders"),
-            days_ago(pl.col("days_since").ceil().cast(pl.Int64)),
-        ).alias("reason"),
+        else table["w_order"] / table["household_w_order"]
     )
     candidates = discovery_candidates(
-        pairs, recommender.neighbours, list(recommender.popular_ids)
+        table,
+        customer,
+        local,
+        product,
+        tables.neighbours,
+        tables.popular,
+        recommender.stats.height,
     )
-    table, matrix = discovery_design(candidates, recommender.stats)
-    score = (
-        recommender.discovery_fit.predict_proba(matrix)
-        if recommender.discovery_fit is not None
-        else table["association"].to_numpy()
-    )
-    anchor_names = active.select(
-        pl.col("product_id").alias("anchor_id"),
-        pl.col("product_name").alias("anchor_name"),
-    )
-    discovery = (
-        table.with_columns(pl.Series("score", score, dtype=pl.Float64))
-        .pipe(lookup, anchor_names, "anchor_id")
-        .select(
-            "customer_id",
-            "product_id",
-            pl.lit("discovery").alias("kind"),
-            "score",
-            pl.when(pl.col("anchor_name").is_not_null())
-            .then(
-                pl.format(
-                    "Often in the same basket as {}, which you buy",
-                    pl.col("anchor_name"),
-                )
-            )
-            .otherwise(pl.lit("Popular with shoppers this month"))
-            .alias("reason"),
+    found = (
+        recommender.discovery_fit.predict_proba(
+            discovery_design(candidates, tables.stats)
         )
+        if recommender.discovery_fit is not None
+        else candidates["association"]
     )
-    ranked = (
-        pl.concat([repurchase, discovery])
-        .pipe(lookup, active, "product_id")
-        .filter(pl.col("product_name").is_not_null())
-        .sort(["customer_id", "score", "product_id"], descending=[False, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .head(k)
+    # One ranking over both kinds, by score and then product id (the row of
+    # a sellable product, as the product table is sorted by id).
+    row = np.concatenate(
+        [
+            positions(recommender.products, "product_id", own_ids)[local],
+            tables.sellable_row[candidates["product"]],
+        ]
     )
+    who = np.concatenate([customer, candidates["customer"]])
+    both = np.concatenate([score, found])
+    chosen = np.flatnonzero(row >= 0)
+    chosen = chosen[lexsort(who[chosen], -both[chosen], row[chosen])]
+    chosen = chosen[rank_within(who[chosen]) < k]
+    ranked = _ranked_frame(recommender, baskets, table, candidates, chosen, row, both)
+
     wanted = (
         customers.select(pl.col("customer_id").cast(pl.Utf8))
         if customers is not None
-        else prepared.select("customer_id").unique()
+        else pl.DataFrame({"customer_id": baskets.customers})
     )
     newcomers = wanted.join(
         ranked.select("customer_id").unique(), on="customer_id", how="anti"
@@ -354,7 +456,7 @@ def recommend(
             how="diagonal_relaxed",
         )
     return (
-        ranked.join(wanted, on="customer_id")
+        ranked.join(wanted.unique(), on="customer_id")
         .with_columns(pl.int_range(1, pl.len() + 1).over("customer_id").alias("rank"))
         .select(
             "customer_id",
@@ -367,6 +469,85 @@ def recommend(
             "reason",
         )  # fmt: skip
         .sort("customer_id", "rank")
+    )
+
+
+def _ranked_frame(
+    recommender: Recommender,
+    baskets: Baskets,
+    table: Columns,
+    candidates: Columns,
+    chosen: IntArray,
+    row: IntArray,
+    score: FloatArray,
+) -> pl.DataFrame:
+    """The chosen recommendations with names, kinds and reasons, best first.
+
+    ``chosen`` indexes the bought pairs of ``table`` followed by the
+    discovery ``candidates``; only these few rows get names and reasons.
+    """
+    bought = table["pair"].size
+    repurchase = chosen < bought
+    mine, theirs = chosen[repurchase], chosen[~repurchase] - bought
+
+    def merged(of_mine: npt.NDArray[Any], of_theirs: npt.NDArray[Any]) -> Any:
+        values = np.zeros(chosen.size, np.result_type(of_mine, of_theirs))
+        values[repurchase] = of_mine[mine]
+        values[~repurchase] = of_theirs[theirs]
+        return values
+
+    anchor = candidates["anchor"][theirs]
+    anchor_row = np.full(chosen.size, -1)
+    anchor_row[~repurchase] = np.where(
+        anchor >= 0, recommender.tables.sellable_row[np.maximum(anchor, 0)], -1
+    )
+    none = np.zeros(candidates["customer"].size, np.int64)
+    products = recommender.products
+    frame = pl.DataFrame(
+        {
+            "customer_id": baskets.customers.gather(
+                merged(baskets.pair_customer[table["pair"]], candidates["customer"])
+            ),
+            "product_id": products.get_column("product_id").gather(row[chosen]),
+            "product_name": products.get_column("product_name").gather(row[chosen]),
+            "category": products.get_column("category").gather(row[chosen]),
+            "repurchase": repurchase,
+            "score": pl.Series(score[chosen], dtype=pl.Float64),
+            "orders_with": merged(table["orders_with"], none),
+            "household_orders": merged(table["household_orders"], none),
+            "days_since": merged(table["days_since"], none.astype(np.float64)),
+            "anchor_name": gather(products.get_column("product_name"), anchor_row),
+        }
+    )
+    reason = (
+        pl.when(pl.col("repurchase"))
+        .then(
+            pl.format(
+                "You bought this in {} of your {} orders, most recently {}",
+                pl.col("orders_with"),
+                pl.col("household_orders"),
+                days_ago(pl.col("days_since").ceil().cast(pl.Int64)),
+            )
+        )
+        .when(pl.col("anchor_name").is_not_null())
+        .then(
+            pl.format(
+                "Often in the same basket as {}, which you buy", pl.col("anchor_name")
+            )
+        )
+        .otherwise(pl.lit("Popular with shoppers this month"))
+    )
+    return frame.select(
+        "customer_id",
+        "product_id",
+        "product_name",
+        "category",
+        pl.when(pl.col("repurchase"))
+        .then(pl.lit("repurchase"))
+        .otherwise(pl.lit("discovery"))
+        .alias("kind"),
+        "score",
+        reason.alias("reason"),
     )
 
 

@@ -29,7 +29,7 @@ raises an alert, though it still gets a (low) probability.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -39,19 +39,21 @@ from omnix.engine.consumption import BORROWED_EVIDENCE, lognormal_outlook
 from omnix.engine.features import (
     PreparedLines,
     check_as_of,
-    day_table,
+    day_number,
     days_ago,
+    derived,
     local_day,
-    lookup,
-    prepare_lines,
+    prepared_for,
 )
+from omnix.engine.keys import IntArray, gather, positions
 from omnix.engine.logistic import LogisticFit, fit_logistic
 from omnix.engine.replenishment_features import (
     FEATURE_NAMES,
     design_matrix,
-    pair_table,
+    pair_features,
     product_rates,
 )
+from omnix.engine.rhythm import Columns, PurchaseDays, purchase_days
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -65,9 +67,11 @@ __all__ = [
 ]
 
 TRAINING_HORIZONS = (7, 14)
-# One-time pairs outnumber repeat pairs; a quarter of them, weighted by four,
-# keeps their information at a quarter of the fitting cost.
-_SINGLE_DAY_SAMPLE = 4
+# Sampling rates of negative training rows (see fit_replenishment_scorer):
+# one-time pairs outnumber repeat pairs and say less, so fewer are kept.
+_NEGATIVE_SAMPLE = 4
+_SINGLE_DAY_SAMPLE = 16
+_SAMPLE_SEED = 7
 _MIN_CLASS = 50
 _L2 = 1.0
 _DUE_DAYS = 3
@@ -115,14 +119,37 @@ class ReplenishmentAlert:
     reason: str
 
 
-def _best_f1_threshold(probability: FloatArray, label: npt.NDArray[np.bool_]) -> float:
-    """The probability cut-off that maximises F1 on labelled rows."""
+def _best_f1_threshold(
+    probability: FloatArray, label: npt.NDArray[np.bool_], weight: FloatArray
+) -> float:
+    """The probability cut-off that maximises F1 on weighted labelled rows.
+
+    A sampled row stands for ``weight`` rows, so hits and alerts are counted
+    with their weights.
+    """
     order = np.argsort(-probability, kind="stable")
-    hits = np.cumsum(label[order])
-    alerts = np.arange(1, order.size + 1)
-    f1 = 2.0 * hits / (alerts + max(int(label.sum()), 1))
+    hits = np.cumsum((weight * label)[order])
+    alerts = np.cumsum(weight[order])
+    f1 = 2.0 * hits / (alerts + max(float((weight * label).sum()), 1.0))
     best = int(np.argmax(f1))
     return float(probability[order][best])
+
+
+def _purchase_days(prepared: PreparedLines) -> PurchaseDays:
+    return derived(
+        prepared, "days:product_id", lambda lines: purchase_days(lines, "product_id")
+    )
+
+
+def _next_purchase_day(days: PurchaseDays, table: Columns) -> IntArray:
+    """Each pair's first purchase day after its days in ``table`` (or never)."""
+    after = days.pair_start[table["pair"]] + table["n_days"]
+    inside = after < days.day.size
+    same = np.zeros(after.size, bool)
+    same[inside] = days.row_pair[after[inside]] == table["pair"][inside]
+    # "Never" is far enough ahead that subtracting a cut-off cannot wrap.
+    never = np.iinfo(np.int32).max
+    return np.where(same, days.day[np.where(same, after, 0)], never)
 
 
 def fit_replenishment_scorer(
@@ -138,89 +165,116 @@ def fit_replenishment_scorer(
     Parameters
     ----------
     lines : polars.DataFrame
-        The population's purchase lines (engine contract).
-    as_of : datetime
-        The clock; nothing at or after it is read.
+        Purchase lines of the population; nothing at or after ``as_of`` is read.
     tz : str
         Store time zone.
     windows, step_days : int
         Training cut-offs at ``as_of - step_days * k``, k = 1..windows; the
         label windows (up to 14 days) all end before ``as_of``.
+
+    Notes
+    -----
+    Every positive row is kept; negative rows are sampled (one in
+    :data:`_NEGATIVE_SAMPLE` for products bought on two days or more, one in
+    :data:`_SINGLE_DAY_SAMPLE` for the rest) and weighted by the inverse of
+    their sampling rate. Weighted, the sample's likelihood estimates the
+    same coefficients as the full one (King & Zeng, "Logistic Regression in
+    Rare Events Data", Political Analysis 9(2), 2001, section 4.2); with
+    positives this rare almost all of the information is kept at a fraction
+    of the fitting cost.
     """
     if step_days < max(TRAINING_HORIZONS):
         raise ValueError(f"step_days: must be at least {max(TRAINING_HORIZONS)}")
     as_of_utc = check_as_of(as_of)
-    as_of_day = local_day(as_of_utc, tz)
-    # One day table serves every cut-off: training reads its days before the
-    # cut-off day, labels its days in the horizon after it.
-    days = day_table(prepare_lines(lines, as_of_utc, tz), "product_id")
-    rates, overall = product_rates(pair_table(days, as_of_day, (7,)))
+    as_of_day = day_number(local_day(as_of_utc, tz))
+    # One table of purchase days serves every cut-off: training reads its
+    # days before the cut-off day, labels its days in the horizon after it.
+    days = _purchase_days(prepared_for(lines, as_of_utc, tz))
+    counts = np.diff(np.append(days.pair_start, days.day.size))
+    rates = product_rates(days, {"pair": np.arange(days.pairs), "n_days": counts})
+    draw = np.random.default_rng(_SAMPLE_SEED).random(days.pairs)
     rows: list[FloatArray] = []
     labels: list[npt.NDArray[np.bool_]] = []
     weights: list[FloatArray] = []
     repeat_rows: list[npt.NDArray[np.bool_]] = []
     horizon_of: list[FloatArray] = []
     for k in range(1, windows + 1):
-        cutoff_day = as_of_day - timedelta(days=step_days * k)
-        before = days.filter(pl.col("day") < cutoff_day)
-        if before.height == 0:
+        cutoff = as_of_day - step_days * k
+        table = pair_features(days, cutoff, TRAINING_HORIZONS, before=cutoff)
+        if table["pair"].size == 0:
             break
-        table = pair_table(before, cutoff_day, TRAINING_HORIZONS)
-        cut_rates, cut_overall = product_rates(table)
-        sampled = (
-            pl.struct("customer_id", "product_id").hash(seed=7) % _SINGLE_DAY_SAMPLE
+        cut_rates = product_rates(days, table)
+        bought_by = _next_purchase_day(days, table) - cutoff
+        repeat = table["n_days"] >= 2
+        negative_rate = np.where(
+            repeat, 1.0 / _NEGATIVE_SAMPLE, 1.0 / _SINGLE_DAY_SAMPLE
         )
-        table = table.filter((pl.col("n_days") >= 2) | (sampled == 0))
+        # A row kept at the longest horizon holds every row kept at a shorter
+        # one (a positive within 7 days is one within 14): cut once.
+        drawn = draw[table["pair"]]
+        kept = drawn < np.where(bought_by < max(TRAINING_HORIZONS), 1.0, negative_rate)
+        sample = {name: column[kept] for name, column in table.items()}
+        key = days.pair_key[sample["pair"]]
+        share, buyers = cut_rates.repeat_share[key], cut_rates.buyers[key]
         for horizon in TRAINING_HORIZONS:
-            bought = days.filter(
-                (pl.col("day") >= cutoff_day)
-                & (pl.col("day") < cutoff_day + timedelta(days=horizon))
-            ).select("customer_id", "product_id", pl.lit(True).alias("bought"))
-            labelled = table.join(
-                bought.unique(), on=["customer_id", "product_id"], how="left"
+            bought = bought_by[kept] < horizon
+            rate = np.where(bought, 1.0, negative_rate[kept])
+            keep = drawn[kept] < rate
+            rows.append(
+                design_matrix(
+                    {name: column[keep] for name, column in sample.items()},
+                    horizon,
+                    share[keep],
+                    buyers[keep].astype(np.float64),
+                )
             )
-            labelled, matrix = design_matrix(labelled, horizon, cut_rates, cut_overall)
-            rows.append(matrix)
-            labels.append(labelled["bought"].fill_null(False).to_numpy())
-            repeat = labelled["n_days"].to_numpy() >= 2
-            weights.append(np.where(repeat, 1.0, float(_SINGLE_DAY_SAMPLE)))
-            repeat_rows.append(repeat)
-            horizon_of.append(np.full(labelled.height, float(horizon)))
+            labels.append(bought[keep])
+            weights.append(1.0 / rate[keep])
+            repeat_rows.append(repeat[kept][keep])
+            horizon_of.append(np.full(int(keep.sum()), float(horizon)))
 
     label = np.concatenate(labels) if labels else np.zeros(0, dtype=bool)
+    weight = np.concatenate(weights) if weights else np.zeros(0)
     positives = int(label.sum())
+    rates_frame = pl.DataFrame(
+        {
+            "product_id": days.keys,
+            "product_buyers": pl.Series(rates.buyers, dtype=pl.UInt32),
+            "product_repeat_share": rates.repeat_share,
+        }
+    )
     if positives < _MIN_CLASS or label.size - positives < _MIN_CLASS:
         return ReplenishmentScorer(
             fit=None,
-            product_rates=rates,
-            population_repeat_share=overall,
+            product_rates=rates_frame,
+            population_repeat_share=rates.overall,
             thresholds=tuple((h, 0.5) for h in TRAINING_HORIZONS),
             trained_until=as_of_utc,
-            training_pairs=int(label.size),
+            training_pairs=int(round(weight.sum())),
         )
     matrix = np.vstack(rows)
     fit = fit_logistic(
         matrix,
         label,
         l2=_L2,
-        sample_weight=np.concatenate(weights),
+        sample_weight=weight,
         feature_names=FEATURE_NAMES,
     )
     probability = fit.predict_proba(matrix)
     repeat = np.concatenate(repeat_rows)
     horizons = np.concatenate(horizon_of)
     thresholds = tuple(
-        (h, _best_f1_threshold(probability[mask], label[mask]))
+        (h, _best_f1_threshold(probability[mask], label[mask], weight[mask]))
         for h in TRAINING_HORIZONS
         for mask in [repeat & (horizons == h)]
     )
     return ReplenishmentScorer(
         fit=fit,
-        product_rates=rates,
-        population_repeat_share=overall,
+        product_rates=rates_frame,
+        population_repeat_share=rates.overall,
         thresholds=thresholds,
         trained_until=as_of_utc,
-        training_pairs=int(label.size),
+        training_pairs=int(round(weight.sum())),
     )
 
 
@@ -244,63 +298,69 @@ def replenishment_outlook(
     if horizon_days < 1:
         raise ValueError("horizon_days: must be at least 1")
     as_of_utc = check_as_of(as_of)
-    as_of_day = local_day(as_of_utc, tz)
-    prepared = prepare_lines(lines, as_of_utc, tz)
-    table = pair_table(day_table(prepared, "product_id"), as_of_day, (horizon_days,))
-    table, matrix = design_matrix(
-        table, horizon_days, scorer.product_rates, scorer.population_repeat_share
+    as_of_day = day_number(local_day(as_of_utc, tz))
+    prepared = prepared_for(lines, as_of_utc, tz)
+    days = _purchase_days(prepared)
+    table = pair_features(days, as_of_day, (horizon_days,), medians=True)
+    key = days.pair_key[table["pair"]]
+    rates = scorer.product_rates
+    row = positions(rates, "product_id", days.keys.to_list())[key]
+    known = row >= 0
+    share = rates.get_column("product_repeat_share").to_numpy()
+    buyers = rates.get_column("product_buyers").to_numpy().astype(np.float64)
+    matrix = design_matrix(
+        table,
+        horizon_days,
+        np.where(known, share[np.where(known, row, 0)], scorer.population_repeat_share),
+        np.where(known, buyers[np.where(known, row, 0)], 0.0),
     )
-    mu = table["mu"].to_numpy()
-    elapsed = table["elapsed_days"].to_numpy().astype(np.float64)
+    mu = table["mu"]
+    elapsed = table["elapsed_days"].astype(np.float64)
     # Same split as consumption_patterns: the point date from sigma, the
     # probability and confidence from the predictive spread.
-    median, _, _ = lognormal_outlook(mu, table["sigma"].to_numpy(), elapsed, 1.0)
+    median, _, _ = lognormal_outlook(mu, table["sigma"], elapsed, 1.0)
     _, lognormal_p, window = lognormal_outlook(
-        mu, table["sigma_predictive"].to_numpy(), elapsed, float(horizon_days)
+        mu, table["sigma_predictive"], elapsed, float(horizon_days)
     )
     probability = (
         lognormal_p if scorer.fit is None else scorer.fit.predict_proba(matrix)
     )
-    repeat = table["n_days"].to_numpy() >= 2
+    repeat = table["n_days"] >= 2
     confidence = window * np.where(repeat, 1.0, BORROWED_EVIDENCE)
     typical = np.exp(mu)
     run_out_in = np.rint(typical - elapsed).astype(np.int64)
     next_in = np.maximum(np.rint(median - elapsed), 0).astype(np.int64)
-    category = prepared.group_by("product_id").agg(pl.col("category").first())
-    outlook = table.select(
-        "customer_id",
-        "product_id",
-        pl.col("n_days").alias("purchase_days"),
-        pl.col("last_day").alias("last_purchase_date"),
-        pl.Series("typical_interval_days", typical),
-        pl.Series("days_until_run_out", run_out_in),
-        pl.Series("days_until_next_purchase", next_in),
-        pl.Series("probability", probability),
-        pl.Series("confidence", np.clip(confidence, 0.0, 1.0)),
-        pl.col("typical_quantity")
-        .round(0)
-        .clip(lower_bound=1.0)
-        .cast(pl.Int64)
-        .alias("suggested_quantity"),
-        (
-            pl.Series(repeat)
-            & (pl.Series(probability) >= scorer.threshold(horizon_days))
-        ).alias("alert"),
-    ).join(category, on="product_id", how="left")
-    return outlook.with_columns(
-        (pl.lit(as_of_day) + pl.duration(days=pl.col("days_until_run_out"))).alias(
-            "expected_run_out_date"
-        ),
-        (
-            pl.lit(as_of_day) + pl.duration(days=pl.col("days_until_next_purchase"))
-        ).alias("predicted_next_purchase_date"),
-        pl.when(pl.col("days_until_run_out") < 0)
-        .then(pl.lit("overdue"))
-        .when(pl.col("days_until_run_out") <= _DUE_DAYS)
-        .then(pl.lit("due"))
-        .otherwise(pl.lit("soon"))
-        .alias("urgency"),
+    quantity = np.maximum(np.round(table["typical_quantity"]), 1.0)
+    return pl.DataFrame(
+        {
+            "customer_id": days.customers.gather(days.pair_customer[table["pair"]]),
+            "product_id": days.keys.gather(key),
+            "purchase_days": pl.Series(table["n_days"], dtype=pl.UInt32),
+            "last_purchase_date": _dates(table["last_day"]),
+            "typical_interval_days": typical,
+            "days_until_run_out": run_out_in,
+            "days_until_next_purchase": next_in,
+            "probability": probability,
+            "confidence": np.clip(confidence, 0.0, 1.0),
+            "suggested_quantity": quantity.astype(np.int64),
+            "alert": repeat & (probability >= scorer.threshold(horizon_days)),
+            "category": prepared.frame.get_column("category").gather(
+                days.key_line[key]
+            ),
+            "expected_run_out_date": _dates(as_of_day + run_out_in),
+            "predicted_next_purchase_date": _dates(as_of_day + next_in),
+            "urgency": pl.Series(
+                np.where(run_out_in < 0, 0, np.where(run_out_in <= _DUE_DAYS, 1, 2))
+            ).replace_strict(_URGENCY, return_dtype=pl.Utf8),
+        }
     )
+
+
+_URGENCY = {0: "overdue", 1: "due", 2: "soon"}
+
+
+def _dates(day: IntArray) -> pl.Series:
+    return pl.Series(day, dtype=pl.Int32).cast(pl.Date)
 
 
 def replenishment_alerts(
@@ -321,12 +381,11 @@ def replenishment_alerts(
         lines, scorer, as_of, tz, horizon_days=horizon_days
     ).filter(pl.col("alert"))
     if catalogue is not None and "name" in catalogue.columns:
-        names = catalogue.select(
-            pl.col("product_id").cast(pl.Utf8), pl.col("name").alias("product_name")
-        )
-        outlook = lookup(outlook, names, "product_id")
+        rows = positions(catalogue, "product_id", outlook["product_id"].to_list())
+        names = gather(catalogue.get_column("name").cast(pl.Utf8), rows)
     else:
-        outlook = outlook.with_columns(pl.lit(None, pl.Utf8).alias("product_name"))
+        names = pl.Series([None] * outlook.height, dtype=pl.Utf8)
+    outlook = outlook.with_columns(names.alias("product_name"))
     elapsed = (
         pl.lit(local_day(as_of, tz)) - pl.col("last_purchase_date")
     ).dt.total_days()
