@@ -217,6 +217,10 @@ async def test_consumption_predictions_are_for_staff_and_a_move_is_reported(
     bad = await client.post(path, json={**event, "confidence": 2}, headers=staff)
     assert bad.status_code == 400
     assert _fields(bad) == ["body.confidence"]
+    far = {**event, "predictedNextPurchaseDate": "2031-01-01"}
+    bad = await client.post(path, json=far, headers=staff)
+    assert bad.status_code == 400
+    assert _fields(bad) == ["body.predictedNextPurchaseDate"]
     async with consuming(store):
         first = await client.post(path, json=event, headers=staff)
         moved = {**event, "predictedNextPurchaseDate": "2018-01-12"}

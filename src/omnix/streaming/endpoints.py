@@ -308,7 +308,12 @@ async def create_stream(
     """Create a stream and the insight consumers' group on it (staff)."""
     name = (body.stream_name if body else None) or runtime.settings.stream
     existed = name in await _stream_names(runtime)
-    await runtime.bus.create_stream(name, group=runtime.settings.group)
+    try:
+        await runtime.bus.create_stream(name, group=runtime.settings.group)
+    except runtime.bus.transient_errors as exc:
+        raise ServiceUnavailable(
+            f"The stream is unreachable: {describe_error(exc)}", headers=RETRY_AFTER
+        ) from exc
     if existed:
         response.status_code = 200
     return schemas.CreateStreamResponse(

@@ -41,6 +41,8 @@ _KIND = {
 # purchases API does).
 _SAME_LINE = ("quantity", "price", "purchased_at", "store_id")
 _CHUNK = 500
+# A predicted next purchase further than this from its event is not a rhythm.
+MAX_PREDICTION_DAYS = 730
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,13 @@ def prepare_event(
             f"{prefix}timestamp",
             f"is after the store's current date ({now.date()}) plus one day",
         )
+    if isinstance(item, schemas.ConsumptionPredictionEvent):
+        gap = abs((item.predicted_next_purchase_date - at.date()).days)
+        if gap > MAX_PREDICTION_DAYS:
+            raise field_error(
+                f"{prefix}predictedNextPurchaseDate",
+                f"is more than {MAX_PREDICTION_DAYS} days from the event's timestamp",
+            )
     if isinstance(item, schemas.CustomerSegmentUpdateEvent):
         check_segment_id(f"{prefix}newSegment", item.new_segment)
         if item.previous_segment is not None:
