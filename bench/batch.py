@@ -69,6 +69,8 @@ class Run:
     run_p95_ms: float | None
     stored: int
     ledger: int
+    # CPU seconds the worker processes spent on the batch (from /proc).
+    worker_cpu_s: float
 
 
 def _copy_demo(directory: Path) -> Path:
@@ -139,6 +141,17 @@ async def _wait_finished(context: AppContext, batch_id: str, jobs: int) -> datet
     raise SystemExit(f"batch {batch_id} did not finish within {BATCH_TIMEOUT_S} s")
 
 
+def _cpu_seconds(processes: list[asyncio.subprocess.Process]) -> float:
+    """User and system CPU time of the processes so far (Linux ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for process in processes:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1]
+        utime, stime = fields.split()[11:13]
+        total += int(utime) + int(stime)
+    return total / ticks
+
+
 async def _effects(context: AppContext, batch_id: str) -> tuple[int, int]:
     async with context.db.session() as session:
         stored = await session.scalar(
@@ -182,6 +195,7 @@ async def _run(data_dir: Path, workers: int, limit: int | None, log: Path) -> Ru
             (w.ready_at - w.started_at).total_seconds() for w in ready if w.ready_at
         ]
 
+        cpu_before = _cpu_seconds(processes)
         submitted_at = Clock.wall()
         async with context.db.transaction() as session:
             batch = await submit_batch(
@@ -193,6 +207,7 @@ async def _run(data_dir: Path, workers: int, limit: int | None, log: Path) -> Ru
             )
         await batch_queue(context).dispatch(batch.job_count)
         last = await _wait_finished(context, batch.batch_id, batch.job_count)
+        worker_cpu = _cpu_seconds(processes) - cpu_before
         async with context.db.session() as session:
             stats = await queue_stats(
                 session, batch_config, Clock.wall(), broker="redis"
@@ -221,6 +236,7 @@ async def _run(data_dir: Path, workers: int, limit: int | None, log: Path) -> Ru
         run_p95_ms=stats.run_time_ms.p95,
         stored=stored,
         ledger=ledger,
+        worker_cpu_s=worker_cpu,
     )
 
 
@@ -234,6 +250,12 @@ def _report(run: Run) -> None:
         f"p95 {run.run_p95_ms} ms"
     )
     print(f"    process start-up (imports) {starts} s; population fit {warms} s")
+    cpu_ms = 1000 * run.worker_cpu_s / run.jobs
+    print(
+        f"    worker CPU {run.worker_cpu_s:.1f} s = {cpu_ms:.1f} ms per job; on "
+        f"{run.workers} free core(s) that alone takes "
+        f"{run.worker_cpu_s / run.workers:.1f} s"
+    )
     exact = run.stored == run.ledger == run.jobs
     print(
         f"    stored analyses {run.stored:,}, ledger rows {run.ledger:,}: "
