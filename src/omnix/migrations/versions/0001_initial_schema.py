@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 17:35:31.644357
+Create Date: 2026-12-03 18:07:15.237052
 """
 
 from collections.abc import Sequence
