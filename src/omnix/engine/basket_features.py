@@ -203,7 +203,7 @@ def discovery_candidates(
     anchor (-1 when popular only), from_popular and household_orders.
     """
     # Rows come sorted by customer: rank each customer's products by weight.
-    order = lexsort(customer, -table["w_order"], local_product)
+    order = lexsort(customer, -table["w_order"], local_product, stable=False)
     ranked = customer[order]
     anchors = order[rank_within(ranked) < ANCHORS]
     anchors = anchors[product[anchors] >= 0]

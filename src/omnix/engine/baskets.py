@@ -22,8 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from omnix.engine.features import PreparedLines, column_codes
-from omnix.engine.keys import IntArray, sort_order
+from omnix.engine.keys import IntArray, column_codes, sort_order
 from omnix.engine.rhythm import Columns
 
 FloatArray = npt.NDArray[np.float64]
@@ -82,12 +81,12 @@ class Baskets:
         return int(self.pair_start.size)
 
 
-def baskets_of(prepared: PreparedLines) -> Baskets:
+def baskets_of(prepared: pl.DataFrame) -> Baskets:
     """Code the prepared lines into :class:`Baskets`."""
     customer, customers = column_codes(prepared, "customer_id")
     product, products = column_codes(prepared, "product_id")
     order_raw, order_ids = column_codes(prepared, "order_id")
-    time = prepared.frame.get_column("purchased_at").cast(pl.Int64).to_numpy()
+    time = prepared.get_column("purchased_at").cast(pl.Int64).to_numpy()
     orders = order_ids.len()
     owner = np.zeros(orders, np.int64)
     owner[order_raw] = customer

@@ -42,11 +42,10 @@ from scipy import special
 from omnix.engine.features import (
     PreparedLines,
     day_number,
-    derived,
     local_day,
     prepared_for,
 )
-from omnix.engine.keys import IntArray, gather, positions
+from omnix.engine.keys import IntArray, derived, gather, positions
 from omnix.engine.rhythm import (
     Columns,
     PurchaseDays,
@@ -236,7 +235,7 @@ def consumption_patterns(
     prepared = prepared_for(lines, as_of, tz)
     as_of_day = day_number(local_day(as_of, tz))
     key = "product_id" if level == "product" else "category"
-    days = derived(prepared, f"days:{key}", lambda lines: purchase_days(lines, key))
+    days = derived(prepared.frame, f"days:{key}", lambda f: purchase_days(f, key))
     table = lognormal_parameters(rhythm_at(days, as_of_day, medians=True), days)
 
     n = table["n_days"]

@@ -79,22 +79,12 @@ class PairCounts:
     ``together`` is the symmetric matrix ``B^T B`` of the order-by-product
     incidence ``B`` over the ``columns`` products (a vocabulary's codes);
     ``orders`` counts every product's orders and ``n_orders`` all orders.
-    Counts over disjoint sets of orders add up (:meth:`plus`).
     """
 
     n_orders: int
     orders: IntArray
     columns: IntArray
     together: sparse.csr_matrix
-
-    def plus(self, other: PairCounts) -> PairCounts:
-        """The counts over both sets of orders (same columns)."""
-        return PairCounts(
-            self.n_orders + other.n_orders,
-            self.orders + other.orders,
-            self.columns,
-            self.together + other.together,
-        )
 
 
 def pair_counts(
@@ -158,7 +148,7 @@ def neighbours_of(
     anchor = np.concatenate([first, second])
     partner = np.concatenate([second, first])
     both_lift = np.concatenate([lift, lift])
-    ranked = lexsort(anchor, -both_lift, partner)
+    ranked = lexsort(anchor, -both_lift, partner, stable=False)
     ranked = ranked[rank_within(anchor[ranked]) < neighbours]
     anchor = anchor[ranked]
     n_both = np.concatenate([n_ab, n_ab])[ranked]

@@ -30,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from omnix.engine.baskets import baskets_of
+from omnix.engine.keys import IntArray, column_codes, derived
 from omnix.engine.logistic import SoftmaxFit, fit_softmax
 
 FloatArray = npt.NDArray[np.float64]
@@ -115,65 +117,78 @@ class DemographicsModel:
 
 
 def _top(prepared: pl.DataFrame, column: str, n: int) -> tuple[str, ...]:
-    spend = (
-        prepared.filter(pl.col(column).is_not_null())
-        .group_by(column)
-        .agg(pl.col("value").sum())
-        .sort(["value", column], descending=[True, False])
+    """The ``n`` values of ``column`` with the most spend (ties by name)."""
+    code, names = column_codes(prepared, column)
+    known = code >= 0
+    spend = np.bincount(
+        code[known], prepared.get_column("value").to_numpy()[known], names.len()
     )
-    return tuple(spend[column].head(n).to_list())
+    order = np.lexsort((np.arange(names.len()), -spend))
+    return tuple(names.gather(order[:n]).to_list())
+
+
+def _spend_block(
+    prepared: pl.DataFrame,
+    customer: IntArray,
+    customers: int,
+    column: str,
+    names: Sequence[str],
+) -> FloatArray:
+    """Spend per customer on each of ``names`` (values of ``column``)."""
+    code, distinct = column_codes(prepared, column)
+    wanted = {name: at for at, name in enumerate(names)}
+    position = np.array([wanted.get(name, -1) for name in distinct.to_list()] + [-1])
+    # Nulls (code -1) read the final -1.
+    at = position[code]
+    chosen = at >= 0
+    spent = np.bincount(
+        customer[chosen] * len(names) + at[chosen],
+        prepared.get_column("value").to_numpy()[chosen],
+        minlength=customers * len(names),
+    )
+    return np.asarray(spent, np.float64).reshape(customers, len(names))
 
 
 def spend_features(
     prepared: pl.DataFrame, departments: Sequence[str], categories: Sequence[str]
 ) -> tuple[pl.DataFrame, FloatArray]:
-    """Per customer: (customer_id, lines) and the feature matrix.
+    """Per customer (sorted by id): (customer_id, lines) and the feature matrix.
 
     ``prepared`` comes from :func:`omnix.engine.features.prepare_lines`.
     """
-    totals = (
-        prepared.group_by("customer_id")
-        .agg(
-            pl.len().alias("lines"),
-            pl.col("value").sum().alias("spend"),
-            pl.col("order_id").n_unique().alias("orders"),
-            pl.col("product_id").n_unique().alias("products"),
-            (pl.col("value") * (pl.col("brand") == "Private").fill_null(False))
-            .sum()
-            .alias("private"),
-            pl.col("quantity").mean().alias("units_per_line"),
+    customer, ids = column_codes(prepared, "customer_id")
+    customers = ids.len()
+    value = prepared.get_column("value").to_numpy()
+    lines = np.bincount(customer, minlength=customers)
+    spend = np.maximum(np.bincount(customer, value, minlength=customers), 1e-9)
+    baskets = derived(prepared, "baskets", baskets_of)
+    orders = np.bincount(baskets.order_customer, minlength=customers)
+    products = np.bincount(baskets.pair_customer, minlength=customers)
+    brand, brands = column_codes(prepared, "brand")
+    private = np.append(brands.to_numpy() == "Private", False)[brand]
+    blocks = [
+        np.sqrt(np.clip(block / spend[:, None], 0.0, 1.0))
+        for block in (
+            _spend_block(prepared, customer, customers, "department", departments),
+            _spend_block(prepared, customer, customers, "category", categories),
         )
-        .sort("customer_id")
+    ]
+    units = np.bincount(
+        customer, prepared.get_column("quantity").to_numpy(), minlength=customers
     )
-    row_of = totals.select("customer_id").with_row_index("row")
-    spend = np.maximum(totals["spend"].to_numpy(), 1e-9)
-    blocks: list[FloatArray] = []
-    for column, names in (("department", departments), ("category", categories)):
-        index = pl.DataFrame(
-            {column: list(names), "position": np.arange(len(names))},
-            schema={column: pl.Utf8, "position": pl.Int64},
-        )
-        spent = (
-            prepared.join(index, on=column)
-            .group_by("customer_id", "position")
-            .agg(pl.col("value").sum())
-            .join(row_of, on="customer_id")
-        )
-        block = np.zeros((totals.height, len(names)))
-        block[spent["row"].to_numpy(), spent["position"].to_numpy()] = spent[
-            "value"
-        ].to_numpy()
-        blocks.append(np.sqrt(np.clip(block / spend[:, None], 0.0, 1.0)))
     habits = np.column_stack(
         [
-            np.log1p(spend / np.maximum(totals["orders"].to_numpy(), 1)),
-            np.log1p(totals["orders"].to_numpy()),
-            np.log1p(totals["products"].to_numpy()),
-            totals["private"].to_numpy() / np.maximum(spend, 1e-9),
-            np.log(np.maximum(totals["units_per_line"].to_numpy(), 1e-3)),
+            np.log1p(spend / np.maximum(orders, 1)),
+            np.log1p(orders),
+            np.log1p(products),
+            np.bincount(customer, value * private, minlength=customers) / spend,
+            np.log(np.maximum(units / np.maximum(lines, 1), 1e-3)),
         ]
     )
-    return totals.select("customer_id", "lines"), np.hstack([*blocks, habits])
+    ids_frame = pl.DataFrame(
+        {"customer_id": ids, "lines": pl.Series(lines, dtype=pl.UInt32)}
+    )
+    return ids_frame, np.hstack([*blocks, habits])
 
 
 def _labels(customers: pl.DataFrame, attribute: str) -> pl.Series:

@@ -11,10 +11,9 @@ value).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -22,19 +21,15 @@ import numpy.typing as npt
 import polars as pl
 import polars.selectors as cs
 
-from omnix.engine.keys import IntArray, dense_codes
-
 __all__ = [
     "REQUIRED_LINE_COLUMNS",
     "PreparedLines",
     "UNCATEGORISED",
     "check_as_of",
     "check_tz",
-    "column_codes",
     "day_number",
     "days_ago",
     "day_table",
-    "derived",
     "empty_lines",
     "float_columns",
     "household_table",
@@ -53,7 +48,6 @@ REQUIRED_LINE_COLUMNS = (
     "price",
 )
 OPTIONAL_LINE_COLUMNS = ("order_id", "category", "department", "brand")
-T = TypeVar("T")
 _EPOCH = date(1970, 1, 1)
 # Lines whose product has no category are grouped under this label so that a
 # category-level analysis still accounts for them.
@@ -110,42 +104,19 @@ class PreparedLines:
     frame: pl.DataFrame
     as_of: datetime
     tz: str
-    # Tables derived from ``frame`` (purchase days, basket codes), computed
-    # on first use by whichever analysis needs them and shared by the rest.
-    derived: dict[str, Any] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
 
 def prepared_for(
     lines: pl.DataFrame | PreparedLines, as_of: datetime, tz: str
 ) -> PreparedLines:
-    """``lines`` prepared for ``as_of``, reusing prepared lines (and what was
-    derived from them) when they were prepared for this very clock."""
+    """``lines`` prepared for ``as_of``, reusing prepared lines (and the
+    tables derived from their frame) when prepared for this very clock."""
     as_of_utc = check_as_of(as_of)
     if isinstance(lines, PreparedLines) and lines.as_of == as_of_utc:
         if lines.tz != tz:
             raise ValueError(f"lines: prepared for time zone {lines.tz!r}, not {tz!r}")
         return lines
     return PreparedLines(prepare_lines(lines, as_of_utc, tz), as_of_utc, tz)
-
-
-def derived(
-    prepared: PreparedLines, name: str, build: Callable[[PreparedLines], T]
-) -> T:
-    """``build(prepared)``, computed once per prepared lines."""
-    if name not in prepared.derived:
-        prepared.derived[name] = build(prepared)
-    return cast(T, prepared.derived[name])
-
-
-def column_codes(prepared: PreparedLines, column: str) -> tuple[IntArray, pl.Series]:
-    """Dense codes of a column of the prepared lines (:func:`dense_codes`)."""
-    return derived(
-        prepared,
-        f"codes:{column}",
-        lambda lines: dense_codes(lines.frame.get_column(column)),
-    )
 
 
 def day_number(day: date) -> int:

@@ -9,26 +9,31 @@ overhead that dominates the work.
 Population tables (the catalogue, product statistics) are read for one
 customer's few hundred products at a time. :func:`positions` finds their
 rows through a dictionary built once per table and kept while the table
-lives, instead of filtering a hundred thousand rows on every call.
+lives, instead of filtering a hundred thousand rows on every call; tables
+derived from a frame are kept the same way (:func:`derived`).
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 IntArray = npt.NDArray[np.int64]
+T = TypeVar("T")
 
 __all__ = [
     "IntArray",
+    "column_codes",
     "dense_codes",
+    "derived",
     "distinct_sorted",
     "gather",
+    "grouped",
     "positions",
     "rank_within",
     "sort_order",
@@ -47,16 +52,38 @@ def sort_order(values: IntArray) -> IntArray:
     return ordered.to_numpy().astype(np.int64)
 
 
-def lexsort(*keys: npt.NDArray[Any]) -> IntArray:
+def grouped(key: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct keys (ascending) and the group of each row among them.
+
+    Keys spanning a range not much wider than the rows are counted into a
+    table (no sorting at all); wider ones are ranked by Polars.
+    """
+    if key.size == 0:
+        return key.copy(), np.zeros(0, np.int64)
+    low = int(key.min())
+    width = int(key.max()) - low + 1
+    if width <= 2 * key.size + 65_536:
+        present = np.bincount(key - low, minlength=width) > 0
+        remap = np.cumsum(present) - 1
+        return np.flatnonzero(present) + low, remap[key - low]
+    group = pl.Series(key).rank("dense").to_numpy().astype(np.int64) - 1
+    distinct = np.empty(int(group.max()) + 1, np.int64)
+    distinct[group] = key
+    return distinct, group
+
+
+def lexsort(*keys: npt.NDArray[Any], stable: bool = True) -> IntArray:
     """Positions sorting rows by ``keys[0]``, then ``keys[1]``, ...
 
     ``numpy.lexsort`` (which takes its keys last-first) makes one stable
     pass per key; Polars sorts on all keys at once, several times faster
-    on a few hundred thousand rows. Ties on every key keep their order.
+    on a few hundred thousand rows. With ``stable``, rows tied on every key
+    keep their order; without it (for keys that never tie) the sort is
+    faster still.
     """
     frame = pl.DataFrame({f"k{i}": key for i, key in enumerate(keys)})
     ordered = frame.with_row_index("position").sort(
-        [f"k{i}" for i in range(len(keys))], maintain_order=True
+        [f"k{i}" for i in range(len(keys))], maintain_order=stable
     )
     return ordered.get_column("position").to_numpy().astype(np.int64)
 
@@ -87,66 +114,88 @@ def distinct_sorted(values: IntArray) -> IntArray:
 def dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
     """Codes ``0..k-1`` for the distinct values, numbered in sorted order.
 
-    Returns ``(codes, distinct)`` with ``distinct[codes[i]] == values[i]``.
-    Numbering in sorted order (not in order of appearance) keeps every
-    result that depends on row order the same whatever order the lines
-    came in. Nulls are not expected (the prepared lines have none).
+    Returns ``(codes, distinct)`` with ``distinct[codes[i]] == values[i]``;
+    a null value gets the code -1 and is not among ``distinct``. Numbering
+    in sorted order (not in order of appearance) keeps every result that
+    depends on row order the same whatever order the lines came in.
     """
-    if values.len() == 0:
-        return np.zeros(0, np.int64), values.clear()
+    present = values.drop_nulls()
+    if present.len() == 0:
+        return np.full(values.len(), -1, np.int64), present
     # The categorical cast hashes each string once; only the distinct values
     # are then sorted, which is cheap next to sorting every line. Its
     # physical codes are bounded integers, so the distinct ones are found by
     # marking a table rather than by sorting the lines.
-    physical = values.cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
-    size = int(physical.max()) + 1
+    physical = values.cast(pl.Categorical).to_physical()
+    missing = physical.is_null().to_numpy() if present.len() < values.len() else None
+    codes = physical.fill_null(0).to_numpy().astype(np.int64)
+    size = int(codes.max()) + 1
     some_row = np.empty(size, np.int64)
-    some_row[physical] = np.arange(physical.size)
-    present = np.zeros(size, bool)
-    present[physical] = True
-    codes = np.flatnonzero(present)
-    distinct = values.gather(some_row[codes])
+    some_row[codes] = np.arange(codes.size)
+    seen = np.zeros(size, bool)
+    seen[codes if missing is None else codes[~missing]] = True
+    used = np.flatnonzero(seen)
+    distinct = values.gather(some_row[used])
     order = distinct.arg_sort().to_numpy()
     rank = np.empty(size, np.int64)
-    rank[codes[order]] = np.arange(order.size)
-    return rank[physical], distinct.gather(order)
+    rank[used[order]] = np.arange(order.size)
+    dense = rank[codes]
+    if missing is not None:
+        dense[missing] = -1
+    return dense, distinct.gather(order)
 
 
-class _Index:
-    """Row of each id in one table column; dropped when the table is."""
+_CACHES: dict[int, tuple[weakref.ref[pl.DataFrame], dict[str, Any]]] = {}
 
-    def __init__(self, column: pl.Series) -> None:
-        ids = column.cast(pl.Utf8).to_list()
+
+def derived(frame: pl.DataFrame, name: str, build: Callable[[pl.DataFrame], T]) -> T:
+    """``build(frame)``, computed once per frame object and kept while it lives.
+
+    The analyses of one customer (or the fits of one population) all start
+    from the same prepared frame; whichever needs a table derived from it
+    first (codes, purchase days, baskets) builds it, and the rest reuse it.
+    Frames are treated as immutable: the engine never changes one in place.
+    """
+    key = id(frame)
+    entry = _CACHES.get(key)
+    if entry is None or entry[0]() is not frame:
+        # The entry goes when the frame is collected, so an id never outlives it.
+        entry = (weakref.ref(frame, lambda _: _CACHES.pop(key, None)), {})
+        _CACHES[key] = entry
+    tables = entry[1]
+    if name not in tables:
+        tables[name] = build(frame)
+    return cast(T, tables[name])
+
+
+def column_codes(frame: pl.DataFrame, column: str) -> tuple[IntArray, pl.Series]:
+    """:func:`dense_codes` of a column, computed once per frame."""
+    return derived(
+        frame, f"codes:{column}", lambda f: dense_codes(f.get_column(column))
+    )
+
+
+def _index(table: pl.DataFrame, column: str) -> dict[str | None, int]:
+    def build(frame: pl.DataFrame) -> dict[str | None, int]:
+        row: dict[str | None, int] = {}
         # The first row of an id wins, as a left join on unique keys would.
-        self.row: dict[str | None, int] = {}
-        for row, key in enumerate(ids):
-            self.row.setdefault(key, row)
+        for at, key in enumerate(frame.get_column(column).cast(pl.Utf8).to_list()):
+            row.setdefault(key, at)
+        return row
+
+    return derived(table, f"index:{column}", build)
 
 
 # Above this many ids, a join costs less than looking each one up.
 _JOIN_ABOVE = 5_000
-_INDEXES: dict[tuple[int, str], tuple[weakref.ref[pl.DataFrame], _Index]] = {}
-
-
-def _index(table: pl.DataFrame, column: str) -> _Index:
-    key = (id(table), column)
-    cached = _INDEXES.get(key)
-    if cached is not None and cached[0]() is table:
-        return cached[1]
-    index = _Index(table.get_column(column))
-    # The entry goes when the table is collected, so an id never outlives it.
-    reference = weakref.ref(table, lambda _: _INDEXES.pop(key, None))
-    _INDEXES[key] = (reference, index)
-    return index
 
 
 def positions(table: pl.DataFrame, column: str, ids: Sequence[str | None]) -> IntArray:
     """Row of each of ``ids`` in ``table[column]``, -1 where absent.
 
     For a few thousand ids, a dictionary built on the first call for a
-    table and reused while that table object lives (tables are treated as
-    immutable: the engine never changes a frame in place); for more, one
-    hash join.
+    table and reused while that table object lives; for more, one hash
+    join.
     """
     if len(ids) > _JOIN_ABOVE:
         wanted = pl.DataFrame({"key": pl.Series(ids, dtype=pl.Utf8)})
@@ -157,7 +206,7 @@ def positions(table: pl.DataFrame, column: str, ids: Sequence[str | None]) -> In
         )
         found = wanted.join(rows, on="key", how="left", maintain_order="left")
         return found.get_column("row").fill_null(-1).to_numpy().astype(np.int64)
-    row = _index(table, column).row
+    row = _index(table, column)
     return np.fromiter((row.get(i, -1) for i in ids), np.int64, len(ids))
 
 

@@ -9,11 +9,26 @@ quantiles of the same metric over the population, fitted once
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from omnix.engine.features import lookup
+from omnix.engine.baskets import baskets_of
+from omnix.engine.keys import (
+    IntArray,
+    column_codes,
+    dense_codes,
+    derived,
+    grouped,
+    lexsort,
+    positions,
+    rank_within,
+)
+from omnix.engine.rhythm import PurchaseDays, group_median, purchase_days
+
+FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
     "LIFESTYLE_PATTERNS",
@@ -43,6 +58,28 @@ SEASONAL_MIN_TENURE_DAYS = 270
 MIN_BRANDS_FOR_LOYALTY = 10
 
 
+_EMPTY = pl.DataFrame(
+    schema={
+        "customer_id": pl.Utf8,
+        "orders": pl.UInt32,
+        "spend": pl.Float64,
+        "average_order_value": pl.Float64,
+        "products_per_order": pl.Float64,
+        "shopping_days": pl.UInt32,
+        "median_gap_days": pl.Float64,
+        "gap_variation": pl.Float64,
+        "tenure_days": pl.Int64,
+        "visits_per_week": pl.Float64,
+        "preferred_categories": pl.List(pl.Utf8),
+        "price_index": pl.Float64,
+        "units_per_line": pl.Float64,
+        **{f"share_{tag}": pl.Float64 for tag in LIFESTYLE_PATTERNS},
+        "loyalty_index": pl.Float64,
+        "busiest_quarter_share": pl.Float64,
+    }
+)
+
+
 @dataclass(frozen=True, eq=False)
 class ProfileNorms:
     """Population thresholds for the profile rules (see docs/ANALYTICS.md)."""
@@ -58,24 +95,79 @@ class ProfileNorms:
 
 
 def _price_ranks(prepared: pl.DataFrame) -> pl.DataFrame:
-    """Each product's median unit price as a percentile within its category."""
-    prices = prepared.group_by("product_id").agg(
-        pl.col("category").first(), pl.col("price").median().alias("unit_price")
-    )
-    return prices.select(
-        "product_id",
-        (
-            (pl.col("unit_price").rank("average").over("category") - 1.0)
-            / (pl.len().over("category") - 1.0).clip(lower_bound=1.0)
-        )
-        .fill_nan(0.5)
-        .alias("price_rank"),
-    ).with_columns(
-        pl.when(pl.col("price_rank").is_null())
-        .then(0.5)
-        .otherwise(pl.col("price_rank"))
-        .alias("price_rank")
-    )
+    """Each product's median unit price as a percentile within its category.
+
+    Ties share their average rank; a category of one product ranks it 0.
+    """
+    product, ids = column_codes(prepared, "product_id")
+    category, _ = column_codes(prepared, "category")
+    products = ids.len()
+    first_line = np.full(products, product.size, np.int64)
+    np.minimum.at(first_line, product, np.arange(product.size))
+    in_category = category[first_line]
+    price = group_median(product, prepared.get_column("price").to_numpy(), products)
+    order = lexsort(in_category, price)
+    grouping, ordered_price = in_category[order], price[order]
+    position = rank_within(grouping)
+    # Runs of equal prices within a category share the average position.
+    new_run = np.ones(order.size, bool)
+    new_run[1:] = (np.diff(grouping) != 0) | (np.diff(ordered_price) != 0)
+    run = np.cumsum(new_run) - 1
+    run_first = position[new_run]
+    run_last = np.append(position[np.flatnonzero(new_run)[1:] - 1], position[-1:])
+    average = (run_first[run] + run_last[run]) / 2.0
+    size = np.bincount(grouping, minlength=int(grouping.max()) + 1 if order.size else 0)
+    rank = np.empty(products)
+    rank[order] = average / np.maximum(size[grouping] - 1.0, 1.0)
+    rank[np.isnan(price)] = 0.5
+    return pl.DataFrame({"product_id": ids, "price_rank": rank})
+
+
+def _per_customer(index: IntArray, customers: int, weights: FloatArray) -> FloatArray:
+    return np.asarray(np.bincount(index, weights, minlength=customers), np.float64)
+
+
+def _rhythm(days: PurchaseDays, customers: int) -> dict[str, npt.NDArray[Any]]:
+    """Shopping days, gaps between them, tenure and visits per week."""
+    customer, day = days.visits
+    shopping = np.bincount(customer, minlength=customers)
+    same = np.diff(customer) == 0
+    gap_of, gap = customer[1:][same], np.diff(day)[same].astype(np.float64)
+    count = np.bincount(gap_of, minlength=customers)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = _per_customer(gap_of, customers, gap) / count
+        spread = _per_customer(gap_of, customers, (gap - mean[gap_of]) ** 2)
+        std = np.where(count >= 2, np.sqrt(spread / (count - 1)), np.nan)
+        variation = np.nan_to_num(std / mean, nan=0.0)
+    starts = np.flatnonzero(np.diff(customer, prepend=-1))
+    ends = np.append(starts[1:], customer.size) - 1
+    tenure = np.zeros(customers, np.int64)
+    tenure[customer[starts]] = day[ends] - day[starts] + 1
+    return {
+        "shopping_days": shopping,
+        "median_gap_days": group_median(gap_of, gap, customers),
+        "gap_variation": variation,
+        "tenure_days": tenure,
+        "visits_per_week": shopping * 7.0 / np.maximum(tenure, 7),
+    }
+
+
+def _preferred(
+    customer: IntArray, category: IntArray, names: pl.Series, value: FloatArray,
+    customers: int,
+) -> list[list[str]]:  # fmt: skip
+    """The three categories with the most spend, per customer."""
+    span = max(names.len(), 1)
+    keys, group = grouped(customer * span + category)
+    spend = np.bincount(group, value, minlength=keys.size)
+    owner, kind = keys // span, keys % span
+    order = lexsort(owner, -spend, kind)
+    top = order[rank_within(owner[order]) < 3]
+    preferred: list[list[str]] = [[] for _ in range(customers)]
+    tops = zip(owner[top].tolist(), names.gather(kind[top]).to_list(), strict=True)
+    for who, name in tops:
+        preferred[who].append(name)
+    return preferred
 
 
 def profile_metrics(
@@ -89,131 +181,114 @@ def profile_metrics(
     products_per_order, loyalty_index, busiest_quarter_share, tenure_days,
     units_per_line and one ``share_<lifestyle>`` per lifestyle pattern.
     """
-    # One lazy query: a customer's profile is a dozen small aggregations, and
-    # planning them together costs less than running them one by one.
-    priced = lookup(prepared, price_ranks, "product_id").lazy()
-    lazy = prepared.lazy()
-    orders = lazy.group_by("customer_id", "order_id").agg(
-        pl.col("value").sum(), pl.col("product_id").n_unique().alias("products")
+    if prepared.height == 0:
+        return _EMPTY.clear()
+    customer, ids = column_codes(prepared, "customer_id")
+    customers = ids.len()
+    category, names = column_codes(prepared, "category")
+    product, products = column_codes(prepared, "product_id")
+    value = prepared.get_column("value").to_numpy()
+    quantity = prepared.get_column("quantity").to_numpy()
+    baskets = derived(prepared, "baskets", baskets_of)
+    days = derived(
+        prepared, "days:product_id", lambda f: purchase_days(f, "product_id")
     )
-    per_order = orders.group_by("customer_id").agg(
-        pl.len().alias("orders"),
-        pl.col("value").sum().alias("spend"),
-        pl.col("value").mean().alias("average_order_value"),
-        pl.col("products").mean().alias("products_per_order"),
+    lines = np.bincount(customer, minlength=customers)
+    spend = _per_customer(customer, customers, value)
+    orders = np.bincount(baskets.order_customer, minlength=customers)
+    items = np.bincount(baskets.order_customer[baskets.item_order], minlength=customers)
+    rank = positions(price_ranks, "product_id", products.to_list())
+    known = rank >= 0
+    product_rank = np.where(
+        known, price_ranks.get_column("price_rank").to_numpy()[np.maximum(rank, 0)], 0.5
     )
-    days = lazy.select("customer_id", "day").unique().sort("customer_id", "day")
-    gaps = days.with_columns(
-        pl.col("day").diff().over("customer_id").dt.total_days().alias("gap")
-    )
-    rhythm = (
-        gaps.group_by("customer_id")
-        .agg(
-            pl.len().alias("shopping_days"),
-            pl.col("gap").median().alias("median_gap_days"),
-            (pl.col("gap").std() / pl.col("gap").mean()).alias("gap_variation"),
-            ((pl.col("day").max() - pl.col("day").min()).dt.total_days() + 1).alias(
-                "tenure_days"
-            ),
-        )
-        .with_columns(
-            (
-                pl.col("shopping_days")
-                * 7.0
-                / pl.col("tenure_days").clip(lower_bound=7)
-            ).alias("visits_per_week")
-        )
-    )
-    categories = (
-        lazy.group_by("customer_id", "category")
-        .agg(pl.col("value").sum())
-        .sort(["customer_id", "value", "category"], descending=[False, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .agg(pl.col("category").head(3).alias("preferred_categories"))
-    )
-    lines = priced.group_by("customer_id").agg(
-        (
-            (pl.col("price_rank").fill_null(0.5) * pl.col("value")).sum()
-            / pl.col("value").sum().clip(lower_bound=1e-9)
-        ).alias("price_index"),
-        pl.col("quantity").mean().alias("units_per_line"),
-        *(
-            (
-                pl.col("value")
-                .filter(pl.col("category").str.to_uppercase().str.contains(pattern))
-                .sum()
-                / pl.col("value").sum().clip(lower_bound=1e-9)
-            ).alias(f"share_{tag}")
-            for tag, pattern in LIFESTYLE_PATTERNS.items()
+    price_weighted = _per_customer(customer, customers, product_rank[product] * value)
+    spent = np.maximum(spend, 1e-9)
+    columns: dict[str, Any] = {
+        "customer_id": ids,
+        "orders": pl.Series(orders, dtype=pl.UInt32),
+        "spend": spend,
+        "average_order_value": spend / np.maximum(orders, 1),
+        "products_per_order": items / np.maximum(orders, 1),
+        **_rhythm(days, customers),
+        "preferred_categories": pl.Series(
+            _preferred(customer, category, names, value, customers),
+            dtype=pl.List(pl.Utf8),
         ),
-    )
-    return (
-        per_order.join(rhythm, on="customer_id", how="left")
-        .join(categories, on="customer_id", how="left")
-        .join(lines, on="customer_id", how="left")
-        .join(_loyalty(lazy, loyalty_on_brand), on="customer_id", how="left")
-        .join(_busiest_quarter(lazy), on="customer_id", how="left")
-        .with_columns(
-            pl.col("gap_variation").fill_null(0.0).fill_nan(0.0),
-            pl.col("loyalty_index").fill_null(0.0),
+        "price_index": price_weighted / spent,
+        "units_per_line": _per_customer(customer, customers, quantity) / lines,
+    }
+    upper = names.str.to_uppercase()
+    for tag, pattern in LIFESTYLE_PATTERNS.items():
+        # Matched once per category name, not once per line.
+        matches = upper.str.contains(pattern).to_numpy()[category]
+        columns[f"share_{tag}"] = (
+            _per_customer(customer, customers, value * matches) / spent
         )
-        .sort("customer_id")
-        .collect()
+    columns["loyalty_index"] = _loyalty(prepared, customer, category, loyalty_on_brand)
+    columns["busiest_quarter_share"] = (
+        _busiest_quarter(prepared, customer, value) / spent
     )
+    frame = pl.DataFrame(columns).with_columns(
+        pl.col("median_gap_days").fill_nan(None),
+        pl.col("shopping_days").cast(pl.UInt32),
+    )
+    return frame.select(_EMPTY.columns)
 
 
-def _loyalty(prepared: pl.LazyFrame, on_brand: bool) -> pl.LazyFrame:
+def _loyalty(
+    prepared: pl.DataFrame, customer: IntArray, category: IntArray, on_brand: bool
+) -> FloatArray:
     """Mean over repeat categories of the top choice's share of purchase days."""
-    choice = (
-        pl.col("brand").fill_null(pl.col("product_id"))
-        if on_brand
-        else pl.col("product_id")
+    if on_brand:
+        choice, _ = dense_codes(
+            prepared.select(pl.col("brand").fill_null(pl.col("product_id"))).to_series()
+        )
+    else:
+        choice, _ = column_codes(prepared, "product_id")
+    day = prepared.get_column("day").cast(pl.Int32).to_numpy().astype(np.int64)
+    span = int(day.max() - day.min()) + 1
+    offset = day - day.min()
+    categories = int(category.max()) + 1
+    pairs, pair = grouped(customer * categories + category)
+    choices, of_choice = grouped(pair * (int(choice.max()) + 1) + choice)
+    choice_pair = choices // (int(choice.max()) + 1)
+    # Distinct days of each (customer, category, choice), then of each pair.
+    choice_days = np.bincount(
+        grouped(of_choice * span + offset)[0] // span, minlength=choices.size
     )
-    days = prepared.select("customer_id", "category", "day", choice.alias("choice"))
-    per_choice = (
-        days.unique()
-        .group_by("customer_id", "category", "choice")
-        .agg(pl.len().alias("days"))
+    category_days = np.bincount(
+        grouped(pair * span + offset)[0] // span, minlength=pairs.size
     )
-    per_category = (
-        days.select("customer_id", "category", "day")
-        .unique()
-        .group_by("customer_id", "category")
-        .agg(pl.len().alias("category_days"))
-    )
-    top = per_choice.group_by("customer_id", "category").agg(pl.col("days").max())
-    return (
-        top.join(per_category, on=["customer_id", "category"])
-        .filter(pl.col("category_days") >= 3)
-        .group_by("customer_id")
-        .agg((pl.col("days") / pl.col("category_days")).mean().alias("loyalty_index"))
-    )
+    best = np.zeros(pairs.size, np.int64)
+    np.maximum.at(best, choice_pair, choice_days)
+    repeat = category_days >= 3
+    owner = pairs // categories
+    customers = int(customer.max()) + 1
+    total = np.bincount(owner[repeat], best[repeat] / category_days[repeat], customers)
+    counted = np.bincount(owner[repeat], minlength=customers)
+    return np.where(counted > 0, total / np.maximum(counted, 1), 0.0)
 
 
-def _busiest_quarter(prepared: pl.LazyFrame) -> pl.LazyFrame:
-    """Share of spend in the customer's busiest three consecutive months."""
-    month = pl.col("day").dt.year().cast(pl.Int32) * 12 + pl.col("day").dt.month()
-    monthly = prepared.group_by("customer_id", month.alias("month")).agg(
-        pl.col("value").sum()
+def _busiest_quarter(
+    prepared: pl.DataFrame, customer: IntArray, value: FloatArray
+) -> FloatArray:
+    """Spend in the customer's busiest three consecutive months."""
+    day = prepared.get_column("day").cast(pl.Int32).to_numpy()
+    month = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    month = month - month.min()
+    span = int(month.max()) + 3
+    keys, group = grouped(customer * span + month)
+    monthly = np.concatenate(([0.0], np.cumsum(np.bincount(group, value))))
+    # A window of three months holding the most spend can start on a month
+    # with spend: each such month sums itself and the two after it.
+    window = (
+        monthly[np.searchsorted(keys, keys + 2, side="right")]
+        - monthly[np.arange(keys.size)]
     )
-    windows = monthly.with_columns(
-        pl.concat_list(pl.col("month"), pl.col("month") - 1, pl.col("month") - 2).alias(
-            "window"
-        )
-    ).explode("window")
-    by_window = windows.group_by("customer_id", "window").agg(pl.col("value").sum())
-    total = monthly.group_by("customer_id").agg(pl.col("value").sum().alias("total"))
-    return (
-        by_window.group_by("customer_id")
-        .agg(pl.col("value").max())
-        .join(total, on="customer_id")
-        .select(
-            "customer_id",
-            (pl.col("value") / pl.col("total").clip(lower_bound=1e-9)).alias(
-                "busiest_quarter_share"
-            ),
-        )
-    )
+    best = np.zeros(int(customer.max()) + 1)
+    np.maximum.at(best, keys // span, window)
+    return best
 
 
 def _quantile(metrics: pl.DataFrame, column: str, q: float, default: float) -> float:

@@ -64,11 +64,11 @@ from omnix.engine.features import (
     check_as_of,
     check_tz,
     days_ago,
-    derived,
     prepared_for,
 )
 from omnix.engine.keys import (
     IntArray,
+    derived,
     gather,
     isin,
     lexsort,
@@ -95,6 +95,7 @@ _L2 = 1.0
 _REPURCHASE_SAMPLE = 4
 _DISCOVERY_SAMPLE = 32
 _SAMPLE_SEED = 11
+_SAMPLE_ABOVE = 50_000
 # Columns of repurchase_arrays that are per customer or global, not per pair.
 _PER_CUSTOMER = ("orders_before", "total_orders")
 
@@ -173,8 +174,11 @@ def _sample(
     estimates the same coefficients as the full one (King & Zeng, "Logistic
     Regression in Rare Events Data", Political Analysis 9(2), 2001); with
     one positive in seventy rows (one in seven hundred for discovery), the
-    negatives left out carry almost no information.
+    negatives left out carry almost no information. Up to
+    :data:`_SAMPLE_ABOVE` rows, everything is kept.
     """
+    if label.size <= _SAMPLE_ABOVE:
+        rate = 1
     keep = label | (draw < 1.0 / rate)
     return keep, weight[keep] * np.where(label[keep], 1.0, float(rate))
 
@@ -198,7 +202,7 @@ def _fit_or_none(
 
 
 def _baskets(prepared: PreparedLines) -> Baskets:
-    return derived(prepared, "baskets", baskets_of)
+    return derived(prepared.frame, "baskets", baskets_of)
 
 
 def fit_recommender(
@@ -243,16 +247,15 @@ def fit_recommender(
     earliest = microseconds(as_of_utc - timedelta(days=step_days * windows))
     # Associations for training come from before the earliest cut-off, so the
     # orders being predicted never inform the association that predicts them.
-    # One pass of pair counts over the orders before it; the few orders
-    # since are counted apart and added for the final associations.
     early = baskets.order_time[baskets.item_order] < earliest
     columns = np.flatnonzero(
         np.bincount(baskets.item_product, minlength=vocabulary) >= MIN_ORDERS
     )
-    early_counts = pair_counts(
-        baskets.item_order[early], baskets.item_product[early], vocabulary, columns
+    training_neighbours = neighbours_of(
+        pair_counts(
+            baskets.item_order[early], baskets.item_product[early], vocabulary, columns
+        )
     )
-    training_neighbours = neighbours_of(early_counts)
     draw = np.random.default_rng(_SAMPLE_SEED)
     rep_rows, rep_labels, rep_weights = [], [], []
     dis_rows, dis_labels, dis_weights = [], [], []
@@ -316,16 +319,8 @@ def fit_recommender(
     cohorts, popular_by_cohort = cohort_popularity(
         prepared.frame, customers, products, as_of_utc
     )
-    late = ~early
     neighbours = neighbours_of(
-        early_counts.plus(
-            pair_counts(
-                baskets.item_order[late],
-                baskets.item_product[late],
-                vocabulary,
-                columns,
-            )
-        )
+        pair_counts(baskets.item_order, baskets.item_product, vocabulary, columns)
     )
     popular = popular_products(stats, sellable_row >= 0)
     return Recommender(
@@ -438,7 +433,7 @@ def recommend(
     who = np.concatenate([customer, candidates["customer"]])
     both = np.concatenate([score, found])
     chosen = np.flatnonzero(row >= 0)
-    chosen = chosen[lexsort(who[chosen], -both[chosen], row[chosen])]
+    chosen = chosen[lexsort(who[chosen], -both[chosen], row[chosen], stable=False)]
     chosen = chosen[rank_within(who[chosen]) < k]
     ranked = _ranked_frame(recommender, baskets, table, candidates, chosen, row, both)
 

@@ -41,11 +41,10 @@ from omnix.engine.features import (
     check_as_of,
     day_number,
     days_ago,
-    derived,
     local_day,
     prepared_for,
 )
-from omnix.engine.keys import IntArray, gather, positions
+from omnix.engine.keys import IntArray, derived, gather, positions
 from omnix.engine.logistic import LogisticFit, fit_logistic
 from omnix.engine.replenishment_features import (
     FEATURE_NAMES,
@@ -69,9 +68,10 @@ __all__ = [
 TRAINING_HORIZONS = (7, 14)
 # Sampling rates of negative training rows (see fit_replenishment_scorer):
 # one-time pairs outnumber repeat pairs and say less, so fewer are kept.
-_NEGATIVE_SAMPLE = 4
-_SINGLE_DAY_SAMPLE = 16
+_NEGATIVE_SAMPLE = 8
+_SINGLE_DAY_SAMPLE = 32
 _SAMPLE_SEED = 7
+_SAMPLE_ABOVE = 50_000
 _MIN_CLASS = 50
 _L2 = 1.0
 _DUE_DAYS = 3
@@ -137,7 +137,7 @@ def _best_f1_threshold(
 
 def _purchase_days(prepared: PreparedLines) -> PurchaseDays:
     return derived(
-        prepared, "days:product_id", lambda lines: purchase_days(lines, "product_id")
+        prepared.frame, "days:product_id", lambda f: purchase_days(f, "product_id")
     )
 
 
@@ -174,7 +174,8 @@ def fit_replenishment_scorer(
 
     Notes
     -----
-    Every positive row is kept; negative rows are sampled (one in
+    Every positive row is kept; when a cut-off holds more than
+    :data:`_SAMPLE_ABOVE` pairs, negative rows are sampled (one in
     :data:`_NEGATIVE_SAMPLE` for products bought on two days or more, one in
     :data:`_SINGLE_DAY_SAMPLE` for the rest) and weighted by the inverse of
     their sampling rate. Weighted, the sample's likelihood estimates the
@@ -206,8 +207,12 @@ def fit_replenishment_scorer(
         cut_rates = product_rates(days, table)
         bought_by = _next_purchase_day(days, table) - cutoff
         repeat = table["n_days"] >= 2
+        # A small population is learned from in full.
+        sampled = table["pair"].size > _SAMPLE_ABOVE
         negative_rate = np.where(
-            repeat, 1.0 / _NEGATIVE_SAMPLE, 1.0 / _SINGLE_DAY_SAMPLE
+            repeat | ~sampled,
+            1.0 / (_NEGATIVE_SAMPLE if sampled else 1),
+            1.0 / _SINGLE_DAY_SAMPLE,
         )
         # A row kept at the longest horizon holds every row kept at a shorter
         # one (a positive within 7 days is one within 14): cut once.

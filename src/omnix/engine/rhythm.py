@@ -10,8 +10,8 @@ the cut-off: the statistics at several training cut-offs
 (:func:`rhythm_at`) are a few grouped sums each over the same arrays,
 instead of a new group-by over the lines per cut-off.
 
-Grouped sums are ``numpy.bincount`` over the pair index; medians sort the
-values within their group once (:func:`group_median`).
+Grouped sums are ``numpy.bincount`` over the pair index; medians are a
+Polars group-by (:func:`group_median`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from omnix.engine.features import PreparedLines, column_codes
-from omnix.engine.keys import IntArray, distinct_sorted, sort_order
+from omnix.engine.keys import IntArray, column_codes, distinct_sorted, sort_order
 
 FloatArray = npt.NDArray[np.float64]
 Columns = dict[str, npt.NDArray[Any]]
@@ -83,13 +82,12 @@ class PurchaseDays:
         return visit // span, visit % span + low
 
 
-def purchase_days(prepared: PreparedLines, key: str) -> PurchaseDays:
+def purchase_days(prepared: pl.DataFrame, key: str) -> PurchaseDays:
     """Group prepared lines into purchase days per (customer, ``key``)."""
     customer, customers = column_codes(prepared, "customer_id")
     item, keys = column_codes(prepared, key)
-    frame = prepared.frame
-    day = frame.get_column("day").cast(pl.Int32).to_numpy().astype(np.int64)
-    quantity = frame.get_column("quantity").to_numpy()
+    day = prepared.get_column("day").cast(pl.Int32).to_numpy().astype(np.int64)
+    quantity = prepared.get_column("quantity").to_numpy()
     if day.size == 0:
         empty = np.zeros(0, np.int64)
         return PurchaseDays(
@@ -132,24 +130,23 @@ def purchase_days(prepared: PreparedLines, key: str) -> PurchaseDays:
     )
 
 
-def group_median(
-    group: IntArray, values: FloatArray, groups: int
-) -> FloatArray:  # fmt: skip
+def group_median(group: IntArray, values: FloatArray, groups: int) -> FloatArray:
     """Median of ``values`` per group ``0..groups-1``; NaN for an empty group.
 
-    NaN values are left out, as a Polars median leaves out nulls.
+    NaN values are left out, as a Polars median leaves out nulls. A Polars
+    group-by computes it (several times faster than sorting the values
+    within their groups with NumPy).
     """
     keep = ~np.isnan(values)
-    group, values = group[keep], values[keep]
-    order = np.lexsort((values, group))
-    ordered = values[order]
-    counts = np.bincount(group, minlength=groups)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    medians = (
+        pl.DataFrame({"group": group[keep], "value": values[keep]})
+        .group_by("group")
+        .agg(pl.col("value").median())
+    )
     median = np.full(groups, np.nan)
-    has = counts > 0
-    low = starts[has] + (counts[has] - 1) // 2
-    high = starts[has] + counts[has] // 2
-    median[has] = 0.5 * (ordered[low] + ordered[high])
+    median[medians.get_column("group").to_numpy()] = medians.get_column(
+        "value"
+    ).to_numpy()
     return median
 
 
