@@ -40,7 +40,13 @@ from omnix.segments.models import (
     SegmentMigration,
     SegmentRun,
 )
-from omnix.segments.storage import Placed, store_run
+from omnix.segments.storage import (
+    Placed,
+    insert_snapshot,
+    record_migrations,
+    store_run,
+    write_totals,
+)
 
 log = structlog.get_logger()
 
@@ -111,33 +117,27 @@ async def recompute_all(
     session.add(run)
     await session.flush()
 
-    population = await load_population(
-        session, as_of, timezone=timezone, back_dated=back_dated
-    )
-    assert population.positions is not None
-    assigned = assign_segments(
-        population.positions,
-        population.tenure_days,
-        population.has_purchases,
+    await insert_snapshot(
+        session,
+        run,
+        timezone=timezone,
+        back_dated=back_dated,
         new_customer_days=new_customer_days,
     )
-    placed = Placed(population, assigned.segment_ids, assigned.confidence)
-    moves = await store_run(
-        session, run, placed, with_totals=True, new_customer_days=new_customer_days
-    )
+    counts = await write_totals(session, run.id)
+    moves = await record_migrations(session, run, new_customer_days=new_customer_days)
 
-    run.customer_count = population.size
+    run.customer_count = sum(counts.values())
     run.migration_count = moves
     run.seconds = round(time.perf_counter() - started, 3)
     await session.flush()
-    names, counts = np.unique(assigned.segment_ids, return_counts=True)
     summary = RecomputeSummary(
         run_id=run.id,
         as_of=as_of,
-        customer_count=population.size,
+        customer_count=run.customer_count,
         migration_count=moves,
         seconds=run.seconds,
-        counts=dict(zip(names.tolist(), counts.tolist(), strict=True)),
+        counts=counts,
     )
     log.info(
         "segments.recomputed",
@@ -255,7 +255,7 @@ async def recalculate_customers(
     session.add(run)
     await session.flush()
     run.migration_count = await store_run(
-        session, run, placed, with_totals=False, new_customer_days=new_customer_days
+        session, run, placed, new_customer_days=new_customer_days
     )
     await session.flush()
     return run

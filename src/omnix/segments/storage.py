@@ -1,8 +1,10 @@
 """Writing a run: assignments, per-segment totals, migrations.
 
-Bulk rows go through ``COPY`` on PostgreSQL (a million assignments take
-seconds, not minutes) and through one ``executemany`` on SQLite. Everything
-happens in the caller's transaction; nothing here commits.
+A full recomputation inserts its snapshot with one ``INSERT ... SELECT``
+(:func:`insert_snapshot`); smaller runs write rows placed in Python, and
+migrations are written, through ``COPY`` on PostgreSQL and one
+``executemany`` on SQLite. Everything happens in the caller's transaction;
+nothing here commits.
 """
 
 from __future__ import annotations
@@ -13,18 +15,24 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Integer, Table, case, func, insert, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from omnix.db.base import UtcDateTime
 from omnix.engine.rfm import RfmFeatures, describe_migration
 from omnix.segments.current import current_table
-from omnix.segments.features import Population
+from omnix.segments.features import Population, population_query
 from omnix.segments.models import (
     SegmentAssignment,
     SegmentMigration,
     SegmentRun,
     SegmentRunTotal,
+)
+from omnix.segments.sql_rules import (
+    confidence_expression,
+    segment_expression,
+    with_gaps,
 )
 
 ASSIGNMENT_COLUMNS = (
@@ -136,33 +144,83 @@ def assignment_records(run: SegmentRun, placed: Placed) -> list[tuple[Any, ...]]
     )
 
 
-async def write_totals(session: AsyncSession, run_id: int, placed: Placed) -> None:
-    """Per-segment sums of one run, computed from the arrays already in hand."""
-    names, codes = np.unique(placed.segment_ids, return_inverse=True)
-    p = placed.population
+async def write_totals(session: AsyncSession, run_id: int) -> dict[str, int]:
+    """Per-segment sums of one run, aggregated in the database; returns the
+    customer count of each segment."""
+    a = SegmentAssignment
+    sums = (
+        select(
+            a.run_id,
+            a.segment_id,
+            func.count(),
+            func.sum(a.order_count),
+            func.sum(a.total_spend),
+            func.sum(a.tenure_days),
+            func.sum(a.confidence),
+        )
+        .where(a.run_id == run_id)
+        .group_by(a.run_id, a.segment_id)
+    )
+    columns = ["run_id", "segment_id", "customer_count", "order_count",
+               "total_spend", "tenure_days", "confidence_sum"]  # fmt: skip
+    await session.execute(insert(SegmentRunTotal).from_select(columns, sums))
+    counts = await session.execute(
+        select(SegmentRunTotal.segment_id, SegmentRunTotal.customer_count).where(
+            SegmentRunTotal.run_id == run_id
+        )
+    )
+    return {segment_id: count for segment_id, count in counts.all()}
 
-    def sums(weights: NDArray[Any] | None) -> list[float]:
-        totals: list[float] = np.bincount(codes, weights, names.size).tolist()
-        return totals
 
-    counts, orders, spend, tenure, confidence = (
-        sums(None), sums(p.order_count), sums(p.total_spend), sums(p.tenure_days),
-        sums(placed.confidence),
-    )  # fmt: skip
-    rows = [
-        {
-            "run_id": run_id,
-            "segment_id": str(segment_id),
-            "customer_count": int(counts[code]),
-            "order_count": int(round(orders[code])),
-            "total_spend": round(spend[code], 2),
-            "tenure_days": int(round(tenure[code])),
-            "confidence_sum": confidence[code],
-        }
-        for code, segment_id in enumerate(names.tolist())
-    ]
-    if rows:
-        await session.execute(insert(SegmentRunTotal), rows)
+async def insert_snapshot(
+    session: AsyncSession,
+    run: SegmentRun,
+    *,
+    timezone: str,
+    back_dated: bool,
+    new_customer_days: int,
+) -> None:
+    """Compute and insert every customer's assignment in one statement.
+
+    PostgreSQL's JIT compiler must stay off for it: LLVM takes minutes (and
+    gigabytes) to optimise the 125-branch expressions it would otherwise
+    compile, while the interpreter evaluates them in well under a second.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL jit = off"))
+    population = population_query(
+        run.as_of,
+        timezone=timezone,
+        back_dated=back_dated,
+        group_orders_first=connection.dialect.name == "postgresql",
+    ).subquery("population")
+    g = with_gaps(population)
+    c = g.c
+    bought = c.has_purchases == 1
+
+    def scored(column: Any) -> Any:
+        return case((bought, column), else_=None)
+
+    rows = select(
+        literal(run.id, Integer),
+        c.customer_id,
+        segment_expression(g, new_customer_days),
+        confidence_expression(g, new_customer_days),
+        literal(run.as_of, UtcDateTime()),
+        literal(run.computed_at, UtcDateTime()),
+        bought,
+        scored(c.recency_days),
+        c.order_count,
+        c.total_spend,
+        c.tenure_days,
+        c.first_purchase_at,
+        c.last_purchase_at,
+        *(scored(c[name]) for name in ("r", "f", "m", "r_pct", "f_pct", "m_pct")),
+    )
+    await session.execute(
+        insert(SegmentAssignment).from_select(list(ASSIGNMENT_COLUMNS), rows)
+    )
 
 
 def _features(row: Any, prefix: str) -> RfmFeatures:
@@ -239,19 +297,17 @@ async def store_run(
     run: SegmentRun,
     placed: Placed,
     *,
-    with_totals: bool,
     new_customer_days: int,
     recorded_by: str | None = None,
 ) -> int:
-    """Write a run's assignments, totals and migrations; return the moves."""
+    """Write the assignments of placed customers and their migrations;
+    return the number of moves."""
     await bulk_insert(
         session,
         SegmentAssignment.__table__,  # type: ignore[arg-type]
         ASSIGNMENT_COLUMNS,
         assignment_records(run, placed),
     )
-    if with_totals:
-        await write_totals(session, run.id, placed)
     moves = await record_migrations(
         session, run, new_customer_days=new_customer_days, recorded_by=recorded_by
     )
