@@ -64,6 +64,7 @@ __all__ = [
     "Level",
     "consumption_patterns",
     "lognormal_parameters",
+    "pair_rhythm",
     "lognormal_outlook",
     "patterns_of",
 ]
@@ -189,6 +190,25 @@ def lognormal_parameters(table: Columns, days: PurchaseDays) -> Columns:
     }
 
 
+def pair_rhythm(
+    prepared: PreparedLines, key: str, as_of_day: int
+) -> tuple[PurchaseDays, Columns]:
+    """Purchase days per (customer, ``key``) and their statistics at the clock.
+
+    The interval statistics (with medians) and log-normal parameters of every
+    pair, computed once per prepared lines: the consumption patterns and the
+    replenishment outlook of one customer read the same table. Callers copy
+    the mapping before adding to it.
+    """
+    days = derived(prepared.frame, f"days:{key}", lambda f: purchase_days(f, key))
+    table = derived(
+        prepared.frame,
+        f"rhythm:{key}:{as_of_day}",
+        lambda _: lognormal_parameters(rhythm_at(days, as_of_day, medians=True), days),
+    )
+    return days, table
+
+
 def _customer_first_day(table: Columns, days: PurchaseDays) -> IntArray:
     """First purchase day of each pair's customer (over all of its pairs)."""
     customer = days.pair_customer[table["pair"]]
@@ -235,8 +255,7 @@ def consumption_patterns(
     prepared = prepared_for(lines, as_of, tz)
     as_of_day = day_number(local_day(as_of, tz))
     key = "product_id" if level == "product" else "category"
-    days = derived(prepared.frame, f"days:{key}", lambda f: purchase_days(f, key))
-    table = lognormal_parameters(rhythm_at(days, as_of_day, medians=True), days)
+    days, table = pair_rhythm(prepared, key, as_of_day)
 
     n = table["n_days"]
     elapsed = table["elapsed_days"].astype(np.float64)
@@ -359,5 +378,9 @@ _PATTERN_COLUMNS = (
 
 def patterns_of(frame: pl.DataFrame) -> list[ConsumptionPattern]:
     """The rows of :func:`consumption_patterns` as frozen value objects."""
-    fields = list(ConsumptionPattern.__dataclass_fields__)
-    return [ConsumptionPattern(*row) for row in frame.select(fields).iter_rows()]
+    # Column by column: one conversion per column rather than per row.
+    columns = [
+        frame.get_column(name).to_list()
+        for name in ConsumptionPattern.__dataclass_fields__
+    ]
+    return [ConsumptionPattern(*row) for row in zip(*columns, strict=True)]

@@ -40,13 +40,21 @@ __all__ = [
 ]
 
 
+# Below this many rows, NumPy's per-call cost is lower than Polars'.
+_SMALL = 20_000
+
+
 def sort_order(values: IntArray) -> IntArray:
     """Positions that sort ``values``, ties in their original order.
 
-    Polars sorts integers several times faster than ``numpy.argsort`` (and
-    ``numpy.unique`` slower still); the order is stable, so every grouped
-    sum that follows adds its terms in the same order on every run.
+    Polars sorts a population's integers several times faster than
+    ``numpy.argsort`` (and ``numpy.unique`` slower still), but costs a fixed
+    fraction of a millisecond that NumPy does not on one household's few
+    thousand. The order is stable, so every grouped sum that follows adds
+    its terms in the same order on every run.
     """
+    if values.size < _SMALL:
+        return np.argsort(values, kind="stable").astype(np.int64)
     frame = pl.DataFrame({"value": values}).with_row_index("position")
     ordered = frame.sort("value", maintain_order=True).get_column("position")
     return ordered.to_numpy().astype(np.int64)
@@ -66,6 +74,9 @@ def grouped(key: IntArray) -> tuple[IntArray, IntArray]:
         present = np.bincount(key - low, minlength=width) > 0
         remap = np.cumsum(present) - 1
         return np.flatnonzero(present) + low, remap[key - low]
+    if key.size < _SMALL:
+        distinct, group = np.unique(key, return_inverse=True)
+        return distinct.astype(np.int64), group.ravel().astype(np.int64)
     group = pl.Series(key).rank("dense").to_numpy().astype(np.int64) - 1
     distinct = np.empty(int(group.max()) + 1, np.int64)
     distinct[group] = key
@@ -79,8 +90,10 @@ def lexsort(*keys: npt.NDArray[Any], stable: bool = True) -> IntArray:
     pass per key; Polars sorts on all keys at once, several times faster
     on a few hundred thousand rows. With ``stable``, rows tied on every key
     keep their order; without it (for keys that never tie) the sort is
-    faster still.
+    faster still. Below a few thousand rows NumPy's fixed cost is lower.
     """
+    if keys[0].size < _SMALL:
+        return np.lexsort(keys[::-1]).astype(np.int64)
     frame = pl.DataFrame({f"k{i}": key for i, key in enumerate(keys)})
     ordered = frame.with_row_index("position").sort(
         [f"k{i}" for i in range(len(keys))], maintain_order=stable
@@ -97,6 +110,8 @@ def rank_within(groups: IntArray) -> IntArray:
 
 def isin(values: IntArray, members: IntArray) -> npt.NDArray[np.bool_]:
     """Whether each of ``values`` is one of ``members`` (a hash lookup)."""
+    if values.size + members.size < _SMALL:
+        return np.isin(values, members)
     found = pl.Series(values).is_in(pl.Series(members).implode())
     return found.to_numpy().astype(bool)
 
@@ -122,6 +137,14 @@ def dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
     present = values.drop_nulls()
     if present.len() == 0:
         return np.full(values.len(), -1, np.int64), present
+    if values.len() < _SMALL:
+        # A binary search among the sorted distinct values costs less than
+        # the categorical cast's fixed overhead on a household's lines.
+        distinct = present.unique().sort()
+        dense = distinct.search_sorted(values).to_numpy().astype(np.int64)
+        if present.len() < values.len():
+            dense[values.is_null().to_numpy()] = -1
+        return dense, distinct
     # The categorical cast hashes each string once; only the distinct values
     # are then sorted, which is cheap next to sorting every line. Its
     # physical codes are bounded integers, so the distinct ones are found by
@@ -130,10 +153,11 @@ def dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
     missing = physical.is_null().to_numpy() if present.len() < values.len() else None
     codes = physical.fill_null(0).to_numpy().astype(np.int64)
     size = int(codes.max()) + 1
+    rows = np.arange(codes.size) if missing is None else np.flatnonzero(~missing)
     some_row = np.empty(size, np.int64)
-    some_row[codes] = np.arange(codes.size)
+    some_row[codes[rows]] = rows
     seen = np.zeros(size, bool)
-    seen[codes if missing is None else codes[~missing]] = True
+    seen[codes[rows]] = True
     used = np.flatnonzero(seen)
     distinct = values.gather(some_row[used])
     order = distinct.arg_sort().to_numpy()
@@ -206,8 +230,8 @@ def positions(table: pl.DataFrame, column: str, ids: Sequence[str | None]) -> In
         )
         found = wanted.join(rows, on="key", how="left", maintain_order="left")
         return found.get_column("row").fill_null(-1).to_numpy().astype(np.int64)
-    row = _index(table, column)
-    return np.fromiter((row.get(i, -1) for i in ids), np.int64, len(ids))
+    get = _index(table, column).get
+    return np.array([get(i, -1) for i in ids], np.int64)
 
 
 def gather(column: pl.Series, rows: IntArray) -> pl.Series:

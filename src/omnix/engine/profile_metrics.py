@@ -170,6 +170,24 @@ def _preferred(
     return preferred
 
 
+# Lifestyle patterns matched per category name, once per process: the
+# catalogue's few hundred names recur in every customer's profile.
+_LIFESTYLES: dict[str, tuple[bool, ...]] = {}
+
+
+def _lifestyle_matches(names: pl.Series) -> npt.NDArray[np.bool_]:
+    """Per category name, whether each lifestyle pattern matches it."""
+    new = [name for name in names.to_list() if name not in _LIFESTYLES]
+    if new:
+        upper = pl.Series(new, dtype=pl.Utf8).str.to_uppercase()
+        found = [upper.str.contains(p).to_list() for p in LIFESTYLE_PATTERNS.values()]
+        for name, flags in zip(new, zip(*found, strict=True), strict=True):
+            _LIFESTYLES[name] = tuple(bool(flag) for flag in flags)
+    return np.array([_LIFESTYLES[name] for name in names.to_list()], bool).reshape(
+        names.len(), len(LIFESTYLE_PATTERNS)
+    )
+
+
 def profile_metrics(
     prepared: pl.DataFrame, price_ranks: pl.DataFrame, loyalty_on_brand: bool
 ) -> pl.DataFrame:
@@ -218,12 +236,10 @@ def profile_metrics(
         "price_index": price_weighted / spent,
         "units_per_line": _per_customer(customer, customers, quantity) / lines,
     }
-    upper = names.str.to_uppercase()
-    for tag, pattern in LIFESTYLE_PATTERNS.items():
-        # Matched once per category name, not once per line.
-        matches = upper.str.contains(pattern).to_numpy()[category]
+    matches = _lifestyle_matches(names)
+    for at, tag in enumerate(LIFESTYLE_PATTERNS):
         columns[f"share_{tag}"] = (
-            _per_customer(customer, customers, value * matches) / spent
+            _per_customer(customer, customers, value * matches[category, at]) / spent
         )
     columns["loyalty_index"] = _loyalty(prepared, customer, category, loyalty_on_brand)
     columns["busiest_quarter_share"] = (

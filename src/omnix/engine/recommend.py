@@ -548,5 +548,8 @@ def _ranked_frame(
 
 def recommendations_of(frame: pl.DataFrame) -> list[Recommendation]:
     """Rows of :func:`recommend` as frozen value objects."""
-    fields = list(Recommendation.__dataclass_fields__)
-    return [Recommendation(*row) for row in frame.select(fields).iter_rows()]
+    # Column by column: one conversion per column rather than per row.
+    columns = [
+        frame.get_column(name).to_list() for name in Recommendation.__dataclass_fields__
+    ]
+    return [Recommendation(*row) for row in zip(*columns, strict=True)]

@@ -19,7 +19,13 @@ import numpy as np
 import numpy.typing as npt
 
 from omnix.engine.consumption import lognormal_outlook, lognormal_parameters
-from omnix.engine.rhythm import Columns, PurchaseDays, rhythm_at, visits_at
+from omnix.engine.rhythm import (
+    Columns,
+    PurchaseDays,
+    ended_within,
+    rhythm_at,
+    visits_at,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -29,6 +35,7 @@ __all__ = [
     "design_matrix",
     "pair_features",
     "product_rates",
+    "scoring_features",
 ]
 
 FEATURE_NAMES = (
@@ -87,18 +94,22 @@ def pair_features(
     horizons: Sequence[int],
     *,
     before: int | None = None,
-    medians: bool = False,
 ) -> Columns:
     """Interval statistics, log-normal parameters and household columns.
 
     Pairs with a purchase day before ``before`` (default: all days), with
-    elapsed times counted to ``as_of_day``; ``medians`` adds the median
-    interval and units per day (:func:`~omnix.engine.rhythm.rhythm_at`).
+    elapsed times counted to ``as_of_day``.
     """
     table = lognormal_parameters(
-        rhythm_at(days, as_of_day, before=before, horizons=horizons, medians=medians),
+        rhythm_at(days, as_of_day, before=before, horizons=horizons),
         days,
     )
+    return _with_households(table, days, as_of_day, before)
+
+
+def _with_households(
+    table: Columns, days: PurchaseDays, as_of_day: int, before: int | None
+) -> Columns:
     visits = visits_at(days, as_of_day, before)
     customer = days.pair_customer[table["pair"]]
     table["shopping_days"] = visits.shopping_days[customer]
@@ -107,6 +118,16 @@ def pair_features(
     table["recent_days_28"] = visits.recent_days_28[customer]
     table["pair_tenure"] = as_of_day - table["first_day"]
     return table
+
+
+def scoring_features(
+    days: PurchaseDays, rhythm: Columns, as_of_day: int, horizon: int
+) -> Columns:
+    """:func:`pair_features` at the clock, from the shared statistics of
+    :func:`omnix.engine.consumption.pair_rhythm`."""
+    table = dict(rhythm)
+    table[f"ended_within_{horizon}"] = ended_within(days, table, horizon)
+    return _with_households(table, days, as_of_day, None)
 
 
 def design_matrix(
