@@ -147,7 +147,10 @@ async def test_handler_that_recovers_on_retry_is_acknowledged(
 async def test_two_consumers_of_a_group_share_the_work(
     make_bus: BusFactory, stream: str
 ) -> None:
-    bus = make_bus(**FAST)
+    # No claiming here: on a busy machine an entry can sit pending past a short
+    # claim_idle_ms, and a claim hands it to the other consumer a second time,
+    # which is at-least-once working as designed, not the sharing under test.
+    bus = make_bus(claim_idle_ms=60_000, max_deliveries=3)
     ids = [f"e{i}" for i in range(200)]
     await bus.publish_many(stream, [purchase(i) for i in ids])
     handled: dict[str, list[str]] = {"till-1": [], "till-2": []}
