@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import api, load
+from bench import api, batch, load, segments, streaming
 
-BENCHMARKS = {"load": load.main, "api": api.main}
+BENCHMARKS = {
+    "load": load.main,
+    "api": api.main,
+    "segments": segments.main,
+    "batch": batch.main,
+    "streaming": streaming.main,
+}
 
 
 def main() -> None:
