@@ -28,7 +28,7 @@ population.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -36,100 +36,32 @@ import numpy.typing as npt
 import polars as pl
 
 from omnix.engine.basket_features import (
-    DISCOVERY_FEATURES,
-    REPURCHASE_FEATURES,
-    ProductStats,
     discovery_candidates,
     discovery_design,
-    popular_products,
-    product_stats,
     repurchase_design,
 )
-from omnix.engine.baskets import (
-    Baskets,
-    baskets_of,
-    microseconds,
-    next_orders,
-    repurchase_arrays,
+from omnix.engine.baskets import Baskets, microseconds, repurchase_arrays
+from omnix.engine.features import PreparedLines, check_as_of, days_ago, prepared_for
+from omnix.engine.keys import IntArray, gather, lexsort, positions, rank_within
+from omnix.engine.recommend_cohorts import cold_start
+from omnix.engine.recommend_fit import (
+    PopulationTables,
+    Recommender,
+    fit_recommender,
+    order_baskets,
 )
-from omnix.engine.cooccurrence import (
-    MIN_ORDERS,
-    Neighbours,
-    neighbour_frame,
-    neighbours_of,
-    pair_counts,
-)
-from omnix.engine.features import (
-    PreparedLines,
-    check_as_of,
-    check_tz,
-    days_ago,
-    prepared_for,
-)
-from omnix.engine.keys import (
-    IntArray,
-    derived,
-    gather,
-    isin,
-    lexsort,
-    positions,
-    rank_within,
-)
-from omnix.engine.logistic import LogisticFit, fit_logistic
-from omnix.engine.recommend_cohorts import cohort_popularity, cold_start
 from omnix.engine.rhythm import Columns
 
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
+    "PopulationTables",
     "Recommendation",
     "Recommender",
     "fit_recommender",
     "recommend",
     "recommendations_of",
 ]
-
-_MIN_CLASS = 20
-_L2 = 1.0
-# Negative training rows kept: one in this many (see _sample).
-_REPURCHASE_SAMPLE = 4
-_DISCOVERY_SAMPLE = 32
-_SAMPLE_SEED = 11
-_SAMPLE_ABOVE = 50_000
-# Columns of repurchase_arrays that are per customer or global, not per pair.
-_PER_CUSTOMER = ("orders_before", "total_orders")
-
-
-@dataclass(frozen=True, eq=False)
-class PopulationTables:
-    """The population figures in arrays over the product vocabulary.
-
-    The vocabulary is ``Recommender.stats["product_id"]``; ``sellable_row``
-    is each product's row in ``Recommender.products`` (-1 when inactive or
-    missing from the catalogue).
-    """
-
-    stats: ProductStats
-    neighbours: Neighbours
-    popular: IntArray
-    sellable_row: IntArray
-
-
-@dataclass(frozen=True, eq=False)
-class Recommender:
-    """Population tables and learned scorers, fitted once at ``as_of``."""
-
-    as_of: datetime
-    tz: str
-    products: pl.DataFrame
-    stats: pl.DataFrame
-    neighbours: pl.DataFrame
-    popular_ids: tuple[str, ...]
-    cohort_popular: pl.DataFrame
-    customer_cohorts: pl.DataFrame
-    repurchase_fit: LogisticFit | None
-    discovery_fit: LogisticFit | None
-    tables: PopulationTables
 
 
 @dataclass(frozen=True)
@@ -144,216 +76,6 @@ class Recommendation:
     kind: str
     score: float
     reason: str
-
-
-def _active_products(catalogue: pl.DataFrame) -> pl.DataFrame:
-    """Active products by id (the row order ranks ties between scores)."""
-    missing = [c for c in ("product_id", "active") if c not in catalogue.columns]
-    if missing:
-        raise ValueError(f"catalogue: missing column(s) {', '.join(missing)}")
-    name = pl.col("name") if "name" in catalogue.columns else pl.col("product_id")
-    category = pl.col("category") if "category" in catalogue.columns else pl.lit(None)
-    return (
-        catalogue.filter(pl.col("active").fill_null(False))
-        .select(
-            pl.col("product_id").cast(pl.Utf8),
-            name.cast(pl.Utf8).fill_null(pl.col("product_id")).alias("product_name"),
-            category.cast(pl.Utf8).alias("category"),
-        )
-        .unique("product_id", keep="first", maintain_order=True)
-        .sort("product_id")
-    )
-
-
-def _sample(
-    label: npt.NDArray[np.bool_], weight: FloatArray, rate: int, draw: FloatArray
-) -> tuple[npt.NDArray[np.bool_], FloatArray]:
-    """Keep every positive and one negative in ``rate``, weighted back up.
-
-    Weighted by the inverse of the sampling rate, the sample's likelihood
-    estimates the same coefficients as the full one (King & Zeng, "Logistic
-    Regression in Rare Events Data", Political Analysis 9(2), 2001); with
-    one positive in seventy rows (one in seven hundred for discovery), the
-    negatives left out carry almost no information. Up to
-    :data:`_SAMPLE_ABOVE` rows, everything is kept.
-    """
-    if label.size <= _SAMPLE_ABOVE:
-        rate = 1
-    keep = label | (draw < 1.0 / rate)
-    return keep, weight[keep] * np.where(label[keep], 1.0, float(rate))
-
-
-def _fit_or_none(
-    rows: list[FloatArray], labels: list[npt.NDArray[np.bool_]],
-    weights: list[FloatArray], names: tuple[str, ...],
-) -> LogisticFit | None:  # fmt: skip
-    if not rows:
-        return None
-    label = np.concatenate(labels)
-    if label.sum() < _MIN_CLASS or label.size - label.sum() < _MIN_CLASS:
-        return None
-    return fit_logistic(
-        np.vstack(rows),
-        label,
-        l2=_L2,
-        sample_weight=np.concatenate(weights),
-        feature_names=names,
-    )
-
-
-def _baskets(prepared: PreparedLines) -> Baskets:
-    return derived(prepared.frame, "baskets", baskets_of)
-
-
-def fit_recommender(
-    lines: pl.DataFrame | PreparedLines,
-    catalogue: pl.DataFrame,
-    customers: pl.DataFrame | None,
-    as_of: datetime,
-    tz: str = "UTC",
-    *,
-    windows: int = 3,
-    step_days: int = 7,
-) -> Recommender:
-    """Fit the recommender on the population's history before ``as_of``.
-
-    Parameters
-    ----------
-    lines, catalogue, customers : polars.DataFrame
-        Engine contracts; ``customers`` (optional) supplies declared
-        demographics and an optional ``segment`` column for cold starts.
-    as_of : datetime
-        The clock; nothing at or after it is read.
-    windows, step_days : int
-        Training cut-offs at ``as_of - step_days * k``, k = 1..windows.
-
-    Notes
-    -----
-    Every positive row is kept and negative rows are sampled, one in
-    :data:`_REPURCHASE_SAMPLE` (one in :data:`_DISCOVERY_SAMPLE` for
-    discovery candidates), weighted by the inverse rate (:func:`_sample`).
-    """
-    as_of_utc = check_as_of(as_of)
-    check_tz(tz)
-    products = _active_products(catalogue)
-    prepared = prepared_for(lines, as_of_utc, tz)
-    baskets = _baskets(prepared)
-    vocabulary = baskets.products.len()
-    now = microseconds(as_of_utc)
-    table = repurchase_arrays(baskets, now)
-    stats = product_stats(table, baskets.pair_product[table["pair"]], vocabulary)
-    sellable_row = positions(products, "product_id", baskets.products.to_list())
-
-    earliest = microseconds(as_of_utc - timedelta(days=step_days * windows))
-    # Associations for training come from before the earliest cut-off, so the
-    # orders being predicted never inform the association that predicts them.
-    early = baskets.order_time[baskets.item_order] < earliest
-    columns = np.flatnonzero(
-        np.bincount(baskets.item_product, minlength=vocabulary) >= MIN_ORDERS
-    )
-    training_neighbours = neighbours_of(
-        pair_counts(
-            baskets.item_order[early], baskets.item_product[early], vocabulary, columns
-        )
-    )
-    draw = np.random.default_rng(_SAMPLE_SEED)
-    rep_rows, rep_labels, rep_weights = [], [], []
-    dis_rows, dis_labels, dis_weights = [], [], []
-    for k in range(1, windows + 1):
-        cutoff = microseconds(as_of_utc - timedelta(days=step_days * k))
-        cut = repurchase_arrays(baskets, cutoff)
-        items, weight = next_orders(baskets, cut["orders_before"], cutoff, now)
-        customer = baskets.pair_customer[cut["pair"]]
-        served = weight[customer] > 0
-        if int(cut["total_orders"][0]) == 0 or not served.any():
-            continue
-        product = baskets.pair_product[cut["pair"]]
-        cut_stats = product_stats(cut, product, vocabulary)
-        in_next = np.zeros(baskets.pairs, bool)
-        in_next[items] = True
-        pairs = {
-            name: column[served]
-            for name, column in cut.items()
-            if name not in _PER_CUSTOMER
-        }
-        label = in_next[cut["pair"]][served]
-        keep, sample_weight = _sample(
-            label, weight[customer[served]], _REPURCHASE_SAMPLE, draw.random(label.size)
-        )
-        rep_rows.append(
-            repurchase_design(
-                {name: column[keep] for name, column in pairs.items()},
-                cut_stats,
-                product[served][keep],
-            )
-        )
-        rep_labels.append(label[keep])
-        rep_weights.append(sample_weight)
-
-        candidates = discovery_candidates(
-            pairs,
-            customer[served],
-            product[served],
-            product[served],
-            training_neighbours,
-            popular_products(cut_stats, sellable_row >= 0),
-            vocabulary,
-        )
-        span = max(vocabulary, 1)
-        truth = baskets.pair_customer[items] * span + baskets.pair_product[items]
-        label = isin(candidates["customer"] * span + candidates["product"], truth)
-        keep, sample_weight = _sample(
-            label,
-            weight[candidates["customer"]],
-            _DISCOVERY_SAMPLE,
-            draw.random(label.size),
-        )
-        dis_rows.append(
-            discovery_design(
-                {name: column[keep] for name, column in candidates.items()}, cut_stats
-            )
-        )
-        dis_labels.append(label[keep])
-        dis_weights.append(sample_weight)
-
-    cohorts, popular_by_cohort = cohort_popularity(
-        prepared.frame, customers, products, as_of_utc
-    )
-    neighbours = neighbours_of(
-        pair_counts(baskets.item_order, baskets.item_product, vocabulary, columns)
-    )
-    popular = popular_products(stats, sellable_row >= 0)
-    return Recommender(
-        as_of=as_of_utc,
-        tz=tz,
-        products=products,
-        stats=pl.DataFrame(
-            {
-                "product_id": baskets.products,
-                "buyers": pl.Series(stats.buyers, dtype=pl.UInt32),
-                "repeat_share": stats.repeat_share,
-                "order_share": stats.order_share,
-                "trend": stats.trend,
-                "recent_weight": stats.recent_weight,
-            }
-        ),
-        neighbours=neighbour_frame(neighbours, baskets.products),
-        popular_ids=tuple(baskets.products.gather(popular).to_list()),
-        cohort_popular=popular_by_cohort,
-        customer_cohorts=cohorts,
-        repurchase_fit=_fit_or_none(
-            rep_rows, rep_labels, rep_weights, REPURCHASE_FEATURES
-        ),
-        discovery_fit=_fit_or_none(
-            dis_rows, dis_labels, dis_weights, DISCOVERY_FEATURES
-        ),
-        tables=PopulationTables(
-            stats=stats,
-            neighbours=neighbours,
-            popular=popular,
-            sellable_row=sellable_row,
-        ),
-    )
 
 
 def recommend(
@@ -392,7 +114,7 @@ def recommend(
         raise ValueError("k: must be at least 1")
     as_of_utc = check_as_of(as_of)
     prepared = prepared_for(lines, as_of_utc, tz)
-    baskets = _baskets(prepared)
+    baskets = order_baskets(prepared)
     tables = recommender.tables
     table = repurchase_arrays(baskets, microseconds(as_of_utc))
     customer = baskets.pair_customer[table["pair"]]

@@ -18,7 +18,7 @@ import polars as pl
 from omnix.engine.features import lookup
 
 if TYPE_CHECKING:
-    from omnix.engine.recommend import Recommender
+    from omnix.engine.recommend_fit import Recommender
 
 __all__ = ["COHORTS", "MIN_COHORT", "RECENT_DAYS", "cohort_popularity", "cold_start"]
 
