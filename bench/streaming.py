@@ -265,6 +265,7 @@ def run(engine: str) -> dict[str, Any]:
             env["OMNIX_STREAMING_CONSUME_IN_SERVE"] = "false"
         database = directory / "omnix.db"
         with server("omnix.asgi:app", env) as base:
+            _wait_until_up(base)
             token = login(base, "manager@omnix.demo")
             if engine == "redis":
                 with worker(env):
@@ -289,6 +290,20 @@ def _phases(
     latency = asyncio.run(latency_phase(base, token, latency_events, database))
     throughput = asyncio.run(throughput_phase(base, token, throughput_events, database))
     return {"latency": latency, "throughput": throughput}
+
+
+def _wait_until_up(base: str, seconds: float = 180.0) -> None:
+    """A loaded machine can take longer to import the app than the shared
+    helper waits; wait here as long as it takes (within reason)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(base + "/health", timeout=2).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
