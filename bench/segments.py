@@ -145,6 +145,7 @@ def _duckdb_rfm(parquet_dir: Path) -> tuple[float, dict[str, float]]:
 
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET enable_progress_bar = false")
     query = DUCKDB_RFM.format(
         purchases=parquet_dir / "purchases_*.parquet",
         customers=parquet_dir / "customers.parquet",
