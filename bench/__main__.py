@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import api, batch, load, segments, streaming
+from bench import analytics, api, batch, load, segments, streaming
 
 BENCHMARKS = {
     "load": load.main,
     "api": api.main,
+    "analytics": analytics.main,
     "segments": segments.main,
     "batch": batch.main,
     "streaming": streaming.main,
