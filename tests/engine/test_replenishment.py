@@ -131,3 +131,42 @@ def test_bad_parameters_raise(scorer: ReplenishmentScorer) -> None:
         replenishment_outlook(lines, scorer, START + timedelta(days=3), horizon_days=0)
     with pytest.raises(ValueError, match="step_days"):
         fit_replenishment_scorer(lines, START + timedelta(days=3), step_days=7)
+
+
+def test_weighted_threshold_counts_a_sampled_row_as_many() -> None:
+    from omnix.engine.replenishment_fit import _best_f1_threshold
+
+    rng = np.random.default_rng(8)
+    probability = rng.random(400)
+    label = rng.random(400) < probability
+    weight = rng.integers(1, 4, 400).astype(float)
+    expanded = np.repeat(np.arange(400), weight.astype(int))
+    assert _best_f1_threshold(probability, label, weight) == _best_f1_threshold(
+        probability[expanded], label[expanded], np.ones(expanded.size)
+    )
+
+
+def test_sampled_negatives_keep_every_positive_and_the_ranking(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import omnix.engine.replenishment_fit as fitting
+
+    full = fitting.fit_replenishment_scorer(shop.history, shop.split, "UTC")
+    # The seeded shop is small: sample it, but lightly enough to learn from.
+    monkeypatch.setattr(fitting, "_SAMPLE_ABOVE", 0)
+    monkeypatch.setattr(fitting, "_NEGATIVE_SAMPLE", 2)
+    monkeypatch.setattr(fitting, "_SINGLE_DAY_SAMPLE", 2)
+    sampled = fitting.fit_replenishment_scorer(shop.history, shop.split, "UTC")
+    assert full.fit is not None
+    assert sampled.fit is not None
+    # Fewer rows, the same positives, and weights that stand for the rest.
+    assert sampled.fit.n_rows < full.fit.n_rows
+    positives = [s.fit.positive_rate * s.fit.n_rows for s in (full, sampled)]
+    assert positives[1] == pytest.approx(positives[0])
+    assert sampled.training_pairs == pytest.approx(full.training_pairs, rel=0.1)
+    outlook = [
+        replenishment_outlook(shop.history, scorer, shop.split, "UTC")["probability"]
+        for scorer in (full, sampled)
+    ]
+    agreement = np.corrcoef(outlook[0].to_numpy(), outlook[1].to_numpy())[0, 1]
+    assert agreement > 0.95

@@ -85,3 +85,21 @@ def test_softmax_recovers_known_coefficients() -> None:
 def test_softmax_needs_two_classes() -> None:
     with pytest.raises(ValueError, match="two classes"):
         fit_softmax(np.ones((3, 1)), ["a", "a", "a"])
+
+
+def test_curvature_from_a_subsample_reaches_the_same_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import omnix.engine.logistic as logistic
+
+    rng = np.random.default_rng(17)
+    x = rng.normal(size=(6_000, 4))
+    y = rng.random(6_000) < special.expit(-2.0 + x @ [0.7, -0.4, 0.2, 0.0])
+    weight = rng.uniform(0.5, 3.0, 6_000)
+    full = fit_logistic(x, y, l2=2.0, sample_weight=weight)
+    # Curvature from every 6th row only: the gradient, hence the optimum, is
+    # still the full one.
+    monkeypatch.setattr(logistic, "_HESSIAN_ROWS", 1_000)
+    subsampled = fit_logistic(x, y, l2=2.0, sample_weight=weight)
+    # Both stop within the same tolerance of the optimum.
+    assert subsampled.weights == pytest.approx(full.weights, abs=1e-4)

@@ -44,6 +44,7 @@ from omnix.engine.features import (
     day_number,
     local_day,
     prepared_for,
+    records,
 )
 from omnix.engine.keys import IntArray, derived, gather, positions
 from omnix.engine.rhythm import (
@@ -378,9 +379,4 @@ _PATTERN_COLUMNS = (
 
 def patterns_of(frame: pl.DataFrame) -> list[ConsumptionPattern]:
     """The rows of :func:`consumption_patterns` as frozen value objects."""
-    # Column by column: one conversion per column rather than per row.
-    columns = [
-        frame.get_column(name).to_list()
-        for name in ConsumptionPattern.__dataclass_fields__
-    ]
-    return [ConsumptionPattern(*row) for row in zip(*columns, strict=True)]
+    return records(ConsumptionPattern, frame)

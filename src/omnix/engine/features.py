@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -38,6 +39,7 @@ __all__ = [
     "lookup",
     "prepare_lines",
     "prepared_for",
+    "records",
 ]
 
 REQUIRED_LINE_COLUMNS = (
@@ -48,6 +50,7 @@ REQUIRED_LINE_COLUMNS = (
     "price",
 )
 OPTIONAL_LINE_COLUMNS = ("order_id", "category", "department", "brand")
+R = TypeVar("R")
 _EPOCH = date(1970, 1, 1)
 # Lines whose product has no category are grouped under this label so that a
 # category-level analysis still accounts for them.
@@ -329,6 +332,27 @@ def lookup(table: pl.DataFrame, reference: pl.DataFrame, on: str) -> pl.DataFram
         keys = table.get_column(on).unique().implode()
         reference = reference.filter(pl.col(on).is_in(keys))
     return table.join(reference, on=on, how="left")
+
+
+def records(cls: type[R], frame: pl.DataFrame) -> list[R]:
+    """The rows of ``frame`` as instances of the frozen dataclass ``cls``.
+
+    ``frame`` holds a column per field of ``cls``. Values are read one column
+    at a time, and each instance is filled directly rather than through the
+    generated ``__init__``, which sets every field by ``object.__setattr__``
+    to honour ``frozen``: for a customer's thousand consumption patterns of
+    fifteen fields that halves the cost. The value classes of the engine
+    have no ``__post_init__``, so the instances are the same as constructed
+    ones (equality, hashing and repr included).
+    """
+    names = list(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    columns = [frame.get_column(name).to_list() for name in names]
+    made: list[R] = []
+    for row in zip(*columns, strict=True):
+        record = object.__new__(cls)
+        record.__dict__.update(zip(names, row, strict=True))
+        made.append(record)
+    return made
 
 
 def float_columns(table: pl.DataFrame) -> dict[str, npt.NDArray[np.float64]]:

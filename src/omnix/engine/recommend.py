@@ -41,7 +41,13 @@ from omnix.engine.basket_features import (
     repurchase_design,
 )
 from omnix.engine.baskets import Baskets, microseconds, repurchase_arrays
-from omnix.engine.features import PreparedLines, check_as_of, days_ago, prepared_for
+from omnix.engine.features import (
+    PreparedLines,
+    check_as_of,
+    days_ago,
+    prepared_for,
+    records,
+)
 from omnix.engine.keys import IntArray, gather, lexsort, positions, rank_within
 from omnix.engine.recommend_cohorts import cold_start
 from omnix.engine.recommend_fit import (
@@ -270,8 +276,4 @@ def _ranked_frame(
 
 def recommendations_of(frame: pl.DataFrame) -> list[Recommendation]:
     """Rows of :func:`recommend` as frozen value objects."""
-    # Column by column: one conversion per column rather than per row.
-    columns = [
-        frame.get_column(name).to_list() for name in Recommendation.__dataclass_fields__
-    ]
-    return [Recommendation(*row) for row in zip(*columns, strict=True)]
+    return records(Recommendation, frame)

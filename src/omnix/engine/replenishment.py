@@ -43,6 +43,7 @@ from omnix.engine.features import (
     days_ago,
     local_day,
     prepared_for,
+    records,
 )
 from omnix.engine.keys import IntArray, gather, positions
 from omnix.engine.replenishment_features import design_matrix, scoring_features
@@ -254,9 +255,4 @@ def replenishment_alerts(
 
 def alerts_of(frame: pl.DataFrame) -> list[ReplenishmentAlert]:
     """Rows of :func:`replenishment_alerts` as frozen value objects."""
-    # Column by column: one conversion per column rather than per row.
-    columns = [
-        frame.get_column(name).to_list()
-        for name in ReplenishmentAlert.__dataclass_fields__
-    ]
-    return [ReplenishmentAlert(*row) for row in zip(*columns, strict=True)]
+    return records(ReplenishmentAlert, frame)
