@@ -2,7 +2,7 @@
 
 1. Every Complete Journey household of the demo database (SQLite, a copy of
    ``data/bench``): a back-dated snapshot as of 2017-10-01, then snapshots as
-   of 2018-01-01 (features, scores, assignments, migrations, pointer), timed
+   of 2018-01-01 (features, scores, assignments, totals, migrations), timed
    end to end. Target: at most 1 s.
 2. A generated population (1,000,000 customers, 20,000,000 purchase lines)
    loaded into a throw-away PostgreSQL database with ``COPY``, segmented end
@@ -234,7 +234,7 @@ async def _scale(shape: Shape, server: str, parquet_dir: Path) -> None:
     )
     print(
         f"  PostgreSQL end to end (features, scores, segments, "
-        f"{summary.customer_count:,} assignments written, pointer): "
+        f"{summary.customer_count:,} assignments written, migrations): "
         f"{end_to_end:.1f} s   (target <= 120 s)"
     )
     print(

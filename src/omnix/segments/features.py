@@ -33,11 +33,12 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Select,
+    String,
+    bindparam,
     case,
     cast,
     distinct,
     func,
-    literal,
     or_,
     select,
 )
@@ -48,6 +49,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from omnix.customers.models import Customer, PurchaseLine
+from omnix.db.base import UtcDateTime
 from omnix.engine.rfm import RfmPositions
 
 EPOCH = date(1970, 1, 1)
@@ -106,7 +108,7 @@ def _cents(amount: Any) -> Any:
     return cast(func.round(cast(amount, Numeric), 2), Float)
 
 
-def _buyers(as_of: datetime, customer_ids: Sequence[str] | None) -> Subquery:
+def _buyers(as_of: Any, customer_ids: Sequence[str] | None) -> Subquery:
     """Per-customer totals in one pass over the lines."""
     spend = func.sum(PurchaseLine.quantity * PurchaseLine.price)
     lines = select(
@@ -121,7 +123,7 @@ def _buyers(as_of: datetime, customer_ids: Sequence[str] | None) -> Subquery:
     return lines.group_by(PurchaseLine.customer_id).subquery("buyers")
 
 
-def _buyers_by_order(as_of: datetime, customer_ids: Sequence[str] | None) -> Subquery:
+def _buyers_by_order(as_of: Any, customer_ids: Sequence[str] | None) -> Subquery:
     """The same totals in two passes: orders first, then customers.
 
     ``count(DISTINCT ...)`` makes PostgreSQL sort every line by customer (or
@@ -154,6 +156,19 @@ def _buyers_by_order(as_of: datetime, customer_ids: Sequence[str] | None) -> Sub
     )
 
 
+def snapshot_parameters(as_of: datetime, timezone: str) -> dict[str, Any]:
+    """Values of the named parameters the features query is built with, so a
+    statement built once can be executed for any instant."""
+    zone = ZoneInfo(timezone)
+    offset = as_of.astimezone(zone).utcoffset()
+    return {
+        "snapshot_as_of": as_of,
+        "snapshot_day": day_number(as_of, zone),
+        "zone_name": timezone,
+        "zone_offset": int(offset.total_seconds()) if offset is not None else 0,
+    }
+
+
 def _features(
     as_of: datetime,
     timezone: str,
@@ -161,18 +176,19 @@ def _features(
     customer_ids: Sequence[str] | None,
     group_orders_first: bool = False,
 ) -> Select[Any]:
-    zone = ZoneInfo(timezone)
-    offset = as_of.astimezone(zone).utcoffset()
-    offset_seconds = int(offset.total_seconds()) if offset is not None else 0
-    today = literal(day_number(as_of, zone), Integer)
+    values = snapshot_parameters(as_of, timezone)
+    today = bindparam("snapshot_day", values["snapshot_day"], type_=Integer)
+    zone_name = bindparam("zone_name", timezone, type_=String)
+    zone_offset = bindparam("zone_offset", values["zone_offset"], type_=Integer)
+    as_of_param = bindparam("snapshot_as_of", as_of, type_=UtcDateTime())
 
     def day(instant: Any) -> local_day:
-        return local_day(instant, literal(timezone), literal(offset_seconds, Integer))
+        return local_day(instant, zone_name, zone_offset)
 
     buyers = (
-        _buyers_by_order(as_of, customer_ids)
+        _buyers_by_order(as_of_param, customer_ids)
         if group_orders_first
-        else _buyers(as_of, customer_ids)
+        else _buyers(as_of_param, customer_ids)
     )
     bought = buyers.c.customer_id.is_not(None)
     started = func.coalesce(buyers.c.first_at, Customer.created_at)
@@ -191,7 +207,7 @@ def _features(
         .outerjoin(buyers, buyers.c.customer_id == Customer.id)
     )
     if back_dated:
-        query = query.where(or_(Customer.created_at <= as_of, bought))
+        query = query.where(or_(Customer.created_at <= as_of_param, bought))
     if customer_ids is not None:
         query = query.where(Customer.id.in_(customer_ids))
     return query

@@ -9,20 +9,36 @@ nothing here commits.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Integer, Table, case, func, insert, literal, select, text
+from sqlalchemy import (
+    Insert,
+    Integer,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from omnix.db.base import UtcDateTime
 from omnix.engine.rfm import RfmFeatures, describe_migration
 from omnix.segments.current import current_table
-from omnix.segments.features import Population, population_query
+from omnix.segments.features import (
+    Population,
+    population_query,
+    snapshot_parameters,
+)
 from omnix.segments.models import (
     SegmentAssignment,
     SegmentMigration,
@@ -35,6 +51,8 @@ from omnix.segments.sql_rules import (
     with_gaps,
 )
 
+# Any instant: the statement is built with it, then run with the real one.
+SHAPE_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
 ASSIGNMENT_COLUMNS = (
     "run_id",
     "customer_id",
@@ -187,13 +205,28 @@ async def insert_snapshot(
     compile, while the interpreter evaluates them in well under a second.
     """
     connection = await session.connection()
-    if connection.dialect.name == "postgresql":
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
         await session.execute(text("SET LOCAL jit = off"))
+    statement = _snapshot_statement(postgres, back_dated, new_customer_days)
+    parameters = snapshot_parameters(run.as_of, timezone)
+    parameters.update(
+        run_id=run.id, run_as_of=run.as_of, run_computed_at=run.computed_at
+    )
+    await session.execute(statement, parameters)
+
+
+@functools.lru_cache(maxsize=16)
+def _snapshot_statement(
+    postgres: bool, back_dated: bool, new_customer_days: int
+) -> Insert:
+    """The INSERT ... SELECT of a snapshot, built once per shape: the
+    expression tree of the 125 cells takes longer to build than a small
+    population takes to place."""
     population = population_query(
-        run.as_of,
-        timezone=timezone,
+        SHAPE_INSTANT,
         back_dated=back_dated,
-        group_orders_first=connection.dialect.name == "postgresql",
+        group_orders_first=postgres,
     ).subquery("population")
     g = with_gaps(population)
     c = g.c
@@ -203,12 +236,12 @@ async def insert_snapshot(
         return case((bought, column), else_=None)
 
     rows = select(
-        literal(run.id, Integer),
+        bindparam("run_id", type_=Integer),
         c.customer_id,
         segment_expression(g, new_customer_days),
         confidence_expression(g, new_customer_days),
-        literal(run.as_of, UtcDateTime()),
-        literal(run.computed_at, UtcDateTime()),
+        bindparam("run_as_of", type_=UtcDateTime()),
+        bindparam("run_computed_at", type_=UtcDateTime()),
         bought,
         scored(c.recency_days),
         c.order_count,
@@ -218,9 +251,9 @@ async def insert_snapshot(
         c.last_purchase_at,
         *(scored(c[name]) for name in ("r", "f", "m", "r_pct", "f_pct", "m_pct")),
     )
-    await session.execute(
-        insert(SegmentAssignment).from_select(list(ASSIGNMENT_COLUMNS), rows)
-    )
+    # The Core table, not the ORM class: parameters then bind, not bulk-insert.
+    table: Table = SegmentAssignment.__table__  # type: ignore[assignment]
+    return insert(table).from_select(list(ASSIGNMENT_COLUMNS), rows)
 
 
 def _features(row: Any, prefix: str) -> RfmFeatures:
