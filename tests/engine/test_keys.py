@@ -112,3 +112,17 @@ def test_records_equal_constructed_value_objects() -> None:
     assert hash(made[0]) == hash(_Row("a", 1, date(2024, 1, 1)))
     with pytest.raises(AttributeError):
         made[0].name = "c"  # type: ignore[misc]
+
+
+def test_positions_tell_apart_ids_that_share_a_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = pl.DataFrame({"product_id": ["a", "b", "c"]})
+    real_hash = pl.Series.hash
+
+    def colliding(series: pl.Series, seed: int = 0) -> pl.Series:
+        # Every id hashes alike: only the check of the ids found can tell.
+        return real_hash(series, seed=seed) * 0
+
+    monkeypatch.setattr(pl.Series, "hash", colliding)
+    assert positions(table, "product_id", ["c", "a", "zz"]).tolist() == [2, 0, -1]

@@ -329,7 +329,7 @@ def _label(
         names = (
             gather(
                 catalogue.get_column("name").cast(pl.Utf8),
-                positions(catalogue, "product_id", days.keys.to_list())[pair_key],
+                positions(catalogue, "product_id", days.keys)[pair_key],
             )
             if catalogue is not None and "name" in catalogue.columns
             else pl.Series([None] * frame.height, dtype=pl.Utf8)

@@ -135,11 +135,13 @@ def _spend_block(
     names: Sequence[str],
 ) -> FloatArray:
     """Spend per customer on each of ``names`` (values of ``column``)."""
-    code, distinct = column_codes(prepared, column)
-    wanted = {name: at for at, name in enumerate(names)}
-    position = np.array([wanted.get(name, -1) for name in distinct.to_list()] + [-1])
-    # Nulls (code -1) read the final -1.
-    at = position[code]
+    position = {name: at for at, name in enumerate(names)}
+    at = (
+        prepared.get_column(column)
+        .replace_strict(position, default=-1, return_dtype=pl.Int64)
+        .fill_null(-1)
+        .to_numpy()
+    )
     chosen = at >= 0
     spent = np.bincount(
         customer[chosen] * len(names) + at[chosen],
@@ -164,8 +166,7 @@ def spend_features(
     baskets = derived(prepared, "baskets", baskets_of)
     orders = np.bincount(baskets.order_customer, minlength=customers)
     products = np.bincount(baskets.pair_customer, minlength=customers)
-    brand, brands = column_codes(prepared, "brand")
-    private = np.append(brands.to_numpy() == "Private", False)[brand]
+    private = (prepared.get_column("brand") == "Private").fill_null(False).to_numpy()
     blocks = [
         np.sqrt(np.clip(block / spend[:, None], 0.0, 1.0))
         for block in (

@@ -215,7 +215,7 @@ def profile_metrics(
     spend = _per_customer(customer, customers, value)
     orders = np.bincount(baskets.order_customer, minlength=customers)
     items = np.bincount(baskets.order_customer[baskets.item_order], minlength=customers)
-    rank = positions(price_ranks, "product_id", products.to_list())
+    rank = positions(price_ranks, "product_id", products)
     known = rank >= 0
     product_rank = np.where(
         known, price_ranks.get_column("price_rank").to_numpy()[np.maximum(rank, 0)], 0.5

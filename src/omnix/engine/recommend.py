@@ -125,7 +125,7 @@ def recommend(
     table = repurchase_arrays(baskets, microseconds(as_of_utc))
     customer = baskets.pair_customer[table["pair"]]
     local = baskets.pair_product[table["pair"]]
-    own_ids = baskets.products.to_list()
+    own_ids = baskets.products
     product = positions(recommender.stats, "product_id", own_ids)[local]
     score = (
         recommender.repurchase_fit.predict_proba(

@@ -192,7 +192,7 @@ def fit_recommender(
     now = microseconds(as_of_utc)
     table = repurchase_arrays(baskets, now)
     stats = product_stats(table, baskets.pair_product[table["pair"]], vocabulary)
-    sellable_row = positions(products, "product_id", baskets.products.to_list())
+    sellable_row = positions(products, "product_id", baskets.products)
 
     earliest = microseconds(as_of_utc - timedelta(days=step_days * windows))
     # Associations for training come from before the earliest cut-off, so the

@@ -100,7 +100,7 @@ def _outlook(
     table = scoring_features(days, rhythm, as_of_day, horizon_days)
     key = days.pair_key[table["pair"]]
     rates = scorer.product_rates
-    row = positions(rates, "product_id", days.keys.to_list())[key]
+    row = positions(rates, "product_id", days.keys)[key]
     known = row >= 0
     at = np.where(known, row, 0)
     share = rates.get_column("product_repeat_share").to_numpy()[at]
@@ -227,7 +227,7 @@ def replenishment_alerts(
         prepared, days, table, np.flatnonzero(table["alert"]), as_of_day
     )
     if catalogue is not None and "name" in catalogue.columns:
-        rows = positions(catalogue, "product_id", outlook["product_id"].to_list())
+        rows = positions(catalogue, "product_id", outlook["product_id"])
         names = gather(catalogue.get_column("name").cast(pl.Utf8), rows)
     else:
         names = pl.Series([None] * outlook.height, dtype=pl.Utf8)
