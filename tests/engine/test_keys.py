@@ -126,3 +126,16 @@ def test_positions_tell_apart_ids_that_share_a_hash(
 
     monkeypatch.setattr(pl.Series, "hash", colliding)
     assert positions(table, "product_id", ["c", "a", "zz"]).tolist() == [2, 0, -1]
+
+
+def test_top_rows_per_group_match_a_full_sort(path: str) -> None:
+    rng = np.random.default_rng(9)
+    group = np.sort(rng.integers(0, 12, 600))
+    weight = rng.integers(0, 6, 600).astype(float)  # many ties
+    tie_break = -np.arange(600)  # the earlier row wins a tie
+    order = np.lexsort((np.arange(600), -weight, group))
+    ranked = order[
+        np.arange(600) - np.searchsorted(group[order], group[order], side="left") < 4
+    ]
+    chosen = keys.top_rows(group, [weight, tie_break], 4)
+    assert chosen.tolist() == ranked.tolist()

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnix.engine.cooccurrence import Neighbours
-from omnix.engine.keys import IntArray, distinct_sorted, isin, lexsort, rank_within
+from omnix.engine.keys import IntArray, distinct_sorted, isin, lexsort, top_rows
 from omnix.engine.rhythm import Columns
 
 FloatArray = npt.NDArray[np.float64]
@@ -202,10 +202,8 @@ def discovery_candidates(
     none). Returns customer, product (vocabulary), association, best_lift,
     anchor (-1 when popular only), from_popular and household_orders.
     """
-    # Rows come sorted by customer: rank each customer's products by weight.
-    order = lexsort(customer, -table["w_order"], local_product, stable=False)
-    ranked = customer[order]
-    anchors = order[rank_within(ranked) < ANCHORS]
+    # Each customer's products by weight, ties to the smaller id.
+    anchors = top_rows(customer, [table["w_order"], -local_product], ANCHORS)
     anchors = anchors[product[anchors] >= 0]
     share = table["w_order"][anchors] / table["household_w_order"][anchors]
     owner, partner = neighbours.of(product[anchors])
@@ -223,7 +221,7 @@ def discovery_candidates(
     starts = np.flatnonzero(np.diff(key, prepend=-1))
     associated = key[starts]
 
-    customers = distinct_sorted(ranked)
+    customers = distinct_sorted(customer)
     offered = (customers[:, None] * span + popular[None, :]).ravel()
     offered = offered[~isin(offered, bought)]
     every = distinct_sorted(np.concatenate([associated, offered]))

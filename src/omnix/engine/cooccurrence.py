@@ -25,7 +25,7 @@ import numpy.typing as npt
 import polars as pl
 from scipy import sparse
 
-from omnix.engine.keys import IntArray, dense_codes, lexsort, rank_within
+from omnix.engine.keys import IntArray, dense_codes, top_rows
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -148,8 +148,7 @@ def neighbours_of(
     anchor = np.concatenate([first, second])
     partner = np.concatenate([second, first])
     both_lift = np.concatenate([lift, lift])
-    ranked = lexsort(anchor, -both_lift, partner, stable=False)
-    ranked = ranked[rank_within(anchor[ranked]) < neighbours]
+    ranked = top_rows(anchor, [both_lift, -partner], neighbours)
     anchor = anchor[ranked]
     n_both = np.concatenate([n_ab, n_ab])[ranked]
     return Neighbours(

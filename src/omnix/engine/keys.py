@@ -38,6 +38,7 @@ __all__ = [
     "positions",
     "rank_within",
     "sort_order",
+    "top_rows",
 ]
 
 
@@ -100,6 +101,33 @@ def lexsort(*keys: npt.NDArray[Any], stable: bool = True) -> IntArray:
         [f"k{i}" for i in range(len(keys))], maintain_order=stable
     )
     return ordered.get_column("position").to_numpy().astype(np.int64)
+
+
+def top_rows(group: IntArray, keys: Sequence[npt.NDArray[Any]], k: int) -> IntArray:
+    """The rows with the ``k`` largest ``keys`` (compared in turn) per group.
+
+    Returned in order of group, then keys from the largest. On a
+    population, a Polars group-wise top-k picks the rows before any sorting,
+    several times cheaper than sorting every row.
+    """
+    if group.size >= _SMALL:
+        names = [f"k{i}" for i in range(len(keys))]
+        frame = pl.DataFrame(
+            {"group": group, **dict(zip(names, keys, strict=True))}
+        ).with_row_index("row")
+        chosen = (
+            frame.group_by("group")
+            .agg(pl.col("row").top_k_by(names, k))
+            .get_column("row")
+            .explode()
+            .to_numpy()
+            .astype(np.int64)
+        )
+    else:
+        chosen = np.arange(group.size)
+    order = lexsort(group[chosen], *(-key[chosen] for key in keys), stable=False)
+    ranked = chosen[order]
+    return ranked[rank_within(group[ranked]) < k]
 
 
 def rank_within(groups: IntArray) -> IntArray:

@@ -21,6 +21,7 @@ from omnix.engine.keys import (
     column_codes,
     dense_codes,
     derived,
+    distinct_sorted,
     grouped,
     lexsort,
     positions,
@@ -267,23 +268,34 @@ def _loyalty(
     offset = day - day.min()
     categories = int(category.max()) + 1
     pairs, pair = grouped(customer * categories + category)
-    choices, of_choice = grouped(pair * (int(choice.max()) + 1) + choice)
-    choice_pair = choices // (int(choice.max()) + 1)
-    # Distinct days of each (customer, category, choice), then of each pair.
-    choice_days = np.bincount(
-        grouped(of_choice * span + offset)[0] // span, minlength=choices.size
-    )
+    choices = int(choice.max()) + 1
+    # Distinct purchase days of each (customer, category, choice) and of each
+    # (customer, category): sorted distinct keys, counted in runs.
+    # One entry per distinct (pair, choice, day), holding the (pair, choice).
+    choice_day = _distinct((pair * choices + choice) * span + offset) // span
+    run = np.flatnonzero(np.diff(choice_day, prepend=-1))
+    days_of_choice = np.diff(np.append(run, choice_day.size))
+    pair_of_choice = choice_day[run] // choices
     category_days = np.bincount(
-        grouped(pair * span + offset)[0] // span, minlength=pairs.size
+        _distinct(pair * span + offset) // span, minlength=pairs.size
     )
     best = np.zeros(pairs.size, np.int64)
-    np.maximum.at(best, choice_pair, choice_days)
+    # Runs are sorted by pair: the largest run of each pair.
+    first = np.flatnonzero(np.diff(pair_of_choice, prepend=-1))
+    best[pair_of_choice[first]] = np.maximum.reduceat(days_of_choice, first)
     repeat = category_days >= 3
     owner = pairs // categories
     customers = int(customer.max()) + 1
     total = np.bincount(owner[repeat], best[repeat] / category_days[repeat], customers)
     counted = np.bincount(owner[repeat], minlength=customers)
     return np.where(counted > 0, total / np.maximum(counted, 1), 0.0)
+
+
+def _distinct(key: IntArray) -> IntArray:
+    """The distinct keys, ascending (a hash set, then a sort of what is left)."""
+    if key.size < 20_000:
+        return distinct_sorted(key)
+    return np.sort(pl.Series(key).unique().to_numpy()).astype(np.int64)
 
 
 def _busiest_quarter(
