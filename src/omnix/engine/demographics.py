@@ -136,12 +136,18 @@ def _spend_block(
 ) -> FloatArray:
     """Spend per customer on each of ``names`` (values of ``column``)."""
     position = {name: at for at, name in enumerate(names)}
-    at = (
-        prepared.get_column(column)
-        .replace_strict(position, default=-1, return_dtype=pl.Int64)
-        .fill_null(-1)
-        .to_numpy()
-    )
+    if column == "category":
+        # Categories are coded anyway (consumption, profile): map the codes.
+        code, distinct = column_codes(prepared, column)
+        of_code = [position.get(name, -1) for name in distinct.to_list()]
+        at = np.array([*of_code, -1], np.int64)[code]
+    else:
+        at = (
+            prepared.get_column(column)
+            .replace_strict(position, default=-1, return_dtype=pl.Int64)
+            .fill_null(-1)
+            .to_numpy()
+        )
     chosen = at >= 0
     spent = np.bincount(
         customer[chosen] * len(names) + at[chosen],

@@ -166,32 +166,35 @@ def recommend(
     ranked = _ranked_frame(recommender, baskets, table, candidates, chosen, row, both)
 
     wanted = (
-        customers.select(pl.col("customer_id").cast(pl.Utf8))
+        customers.get_column("customer_id").cast(pl.Utf8)
         if customers is not None
-        else pl.DataFrame({"customer_id": baskets.customers})
+        else baskets.customers
     )
-    newcomers = wanted.join(
-        ranked.select("customer_id").unique(), on="customer_id", how="anti"
-    )
-    if newcomers.height:
+    served = ranked.get_column("customer_id")
+    if customers is not None:
+        # Lines of customers not asked for are not answered.
+        ranked = ranked.filter(served.is_in(wanted.implode()))
+    newcomers = wanted.filter(~wanted.is_in(served.implode())).unique()
+    if newcomers.len():
+        cold = cold_start(recommender, newcomers.to_frame(), customers, k)
         ranked = pl.concat(
-            [ranked, cold_start(recommender, newcomers, customers, k)],
+            [
+                ranked,
+                cold.with_columns(
+                    pl.int_range(1, pl.len() + 1).over("customer_id").alias("rank")
+                ),
+            ],
             how="diagonal_relaxed",
-        )
-    return (
-        ranked.join(wanted.unique(), on="customer_id")
-        .with_columns(pl.int_range(1, pl.len() + 1).over("customer_id").alias("rank"))
-        .select(
-            "customer_id",
-            "rank",
-            "product_id",
-            "product_name",
-            "category",
-            "kind",
-            "score",
-            "reason",
-        )  # fmt: skip
-        .sort("customer_id", "rank")
+        ).sort("customer_id", "rank")
+    return ranked.select(
+        "customer_id",
+        "rank",
+        "product_id",
+        "product_name",
+        "category",
+        "kind",
+        "score",
+        "reason",
     )
 
 
@@ -219,6 +222,7 @@ def _ranked_frame(
         values[~repurchase] = of_theirs[theirs]
         return values
 
+    who = merged(baskets.pair_customer[table["pair"]], candidates["customer"])
     anchor = candidates["anchor"][theirs]
     anchor_row = np.full(chosen.size, -1)
     anchor_row[~repurchase] = np.where(
@@ -228,9 +232,9 @@ def _ranked_frame(
     products = recommender.products
     frame = pl.DataFrame(
         {
-            "customer_id": baskets.customers.gather(
-                merged(baskets.pair_customer[table["pair"]], candidates["customer"])
-            ),
+            "customer_id": baskets.customers.gather(who),
+            # Rows come by customer, best first.
+            "rank": rank_within(who) + 1,
             "product_id": products.get_column("product_id").gather(row[chosen]),
             "product_name": products.get_column("product_name").gather(row[chosen]),
             "category": products.get_column("category").gather(row[chosen]),
@@ -262,6 +266,7 @@ def _ranked_frame(
     )
     return frame.select(
         "customer_id",
+        "rank",
         "product_id",
         "product_name",
         "category",
