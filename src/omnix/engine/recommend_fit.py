@@ -12,6 +12,7 @@ kept as arrays over the product vocabulary (:class:`PopulationTables`).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -189,89 +190,30 @@ def fit_recommender(
     prepared = prepared_for(lines, as_of_utc, tz)
     baskets = order_baskets(prepared)
     vocabulary = baskets.products.len()
-    now = microseconds(as_of_utc)
-    table = repurchase_arrays(baskets, now)
+    table = repurchase_arrays(baskets, microseconds(as_of_utc))
     stats = product_stats(table, baskets.pair_product[table["pair"]], vocabulary)
     sellable_row = positions(products, "product_id", baskets.products)
-
-    earliest = microseconds(as_of_utc - timedelta(days=step_days * windows))
-    # Associations for training come from before the earliest cut-off, so the
-    # orders being predicted never inform the association that predicts them.
-    early = baskets.order_time[baskets.item_order] < earliest
     columns = np.flatnonzero(
         np.bincount(baskets.item_product, minlength=vocabulary) >= MIN_ORDERS
     )
-    training_neighbours = neighbours_of(
-        pair_counts(
-            baskets.item_order[early], baskets.item_product[early], vocabulary, columns
-        )
-    )
-    draw = np.random.default_rng(_SAMPLE_SEED)
-    rep_rows, rep_labels, rep_weights = [], [], []
-    dis_rows, dis_labels, dis_weights = [], [], []
-    for k in range(1, windows + 1):
-        cutoff = microseconds(as_of_utc - timedelta(days=step_days * k))
-        cut = repurchase_arrays(baskets, cutoff)
-        items, weight = next_orders(baskets, cut["orders_before"], cutoff, now)
-        customer = baskets.pair_customer[cut["pair"]]
-        served = weight[customer] > 0
-        if int(cut["total_orders"][0]) == 0 or not served.any():
-            continue
-        product = baskets.pair_product[cut["pair"]]
-        cut_stats = product_stats(cut, product, vocabulary)
-        in_next = np.zeros(baskets.pairs, bool)
-        in_next[items] = True
-        pairs = {
-            name: column[served]
-            for name, column in cut.items()
-            if name not in _PER_CUSTOMER
-        }
-        label = in_next[cut["pair"]][served]
-        keep, sample_weight = _sample(
-            label, weight[customer[served]], _REPURCHASE_SAMPLE, draw.random(label.size)
-        )
-        rep_rows.append(
-            repurchase_design(
-                {name: column[keep] for name, column in pairs.items()},
-                cut_stats,
-                product[served][keep],
+    # The associations and cohort tables served to customers do not depend on
+    # the training rows: they are computed on a second thread meanwhile (the
+    # sparse products and Polars release the interpreter lock).
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        served = helper.submit(
+            lambda: (
+                neighbours_of(
+                    pair_counts(
+                        baskets.item_order, baskets.item_product, vocabulary, columns
+                    )
+                ),
+                cohort_popularity(prepared.frame, customers, products, as_of_utc),
             )
         )
-        rep_labels.append(label[keep])
-        rep_weights.append(sample_weight)
-
-        candidates = discovery_candidates(
-            pairs,
-            customer[served],
-            product[served],
-            product[served],
-            training_neighbours,
-            popular_products(cut_stats, sellable_row >= 0),
-            vocabulary,
+        repurchase, discovery = _training_rows(
+            baskets, columns, sellable_row >= 0, as_of_utc, windows, step_days
         )
-        span = max(vocabulary, 1)
-        truth = baskets.pair_customer[items] * span + baskets.pair_product[items]
-        label = isin(candidates["customer"] * span + candidates["product"], truth)
-        keep, sample_weight = _sample(
-            label,
-            weight[candidates["customer"]],
-            _DISCOVERY_SAMPLE,
-            draw.random(label.size),
-        )
-        dis_rows.append(
-            discovery_design(
-                {name: column[keep] for name, column in candidates.items()}, cut_stats
-            )
-        )
-        dis_labels.append(label[keep])
-        dis_weights.append(sample_weight)
-
-    cohorts, popular_by_cohort = cohort_popularity(
-        prepared.frame, customers, products, as_of_utc
-    )
-    neighbours = neighbours_of(
-        pair_counts(baskets.item_order, baskets.item_product, vocabulary, columns)
-    )
+        neighbours, (cohorts, popular_by_cohort) = served.result()
     popular = popular_products(stats, sellable_row >= 0)
     return Recommender(
         as_of=as_of_utc,
@@ -291,12 +233,8 @@ def fit_recommender(
         popular_ids=tuple(baskets.products.gather(popular).to_list()),
         cohort_popular=popular_by_cohort,
         customer_cohorts=cohorts,
-        repurchase_fit=_fit_or_none(
-            rep_rows, rep_labels, rep_weights, REPURCHASE_FEATURES
-        ),
-        discovery_fit=_fit_or_none(
-            dis_rows, dis_labels, dis_weights, DISCOVERY_FEATURES
-        ),
+        repurchase_fit=_fit_or_none(*repurchase, REPURCHASE_FEATURES),
+        discovery_fit=_fit_or_none(*discovery, DISCOVERY_FEATURES),
         tables=PopulationTables(
             stats=stats,
             neighbours=neighbours,
@@ -304,3 +242,88 @@ def fit_recommender(
             sellable_row=sellable_row,
         ),
     )
+
+
+Rows = tuple[list[FloatArray], list[npt.NDArray[np.bool_]], list[FloatArray]]
+
+
+def _training_rows(
+    baskets: Baskets,
+    columns: IntArray,
+    sellable: npt.NDArray[np.bool_],
+    as_of: datetime,
+    windows: int,
+    step_days: int,
+) -> tuple[Rows, Rows]:
+    """Labelled, sampled and weighted rows of both regressions, every cut-off."""
+    vocabulary = baskets.products.len()
+    now = microseconds(as_of)
+    earliest = microseconds(as_of - timedelta(days=step_days * windows))
+    # Associations for training come from before the earliest cut-off, so the
+    # orders being predicted never inform the association that predicts them.
+    early = baskets.order_time[baskets.item_order] < earliest
+    training_neighbours = neighbours_of(
+        pair_counts(
+            baskets.item_order[early], baskets.item_product[early], vocabulary, columns
+        )
+    )
+    draw = np.random.default_rng(_SAMPLE_SEED)
+    repurchase: Rows = ([], [], [])
+    discovery: Rows = ([], [], [])
+    for k in range(1, windows + 1):
+        cutoff = microseconds(as_of - timedelta(days=step_days * k))
+        cut = repurchase_arrays(baskets, cutoff)
+        items, weight = next_orders(baskets, cut["orders_before"], cutoff, now)
+        customer = baskets.pair_customer[cut["pair"]]
+        served = weight[customer] > 0
+        if int(cut["total_orders"][0]) == 0 or not served.any():
+            continue
+        product = baskets.pair_product[cut["pair"]]
+        cut_stats = product_stats(cut, product, vocabulary)
+        in_next = np.zeros(baskets.pairs, bool)
+        in_next[items] = True
+        pairs = {
+            name: column[served]
+            for name, column in cut.items()
+            if name not in _PER_CUSTOMER
+        }
+        label = in_next[cut["pair"]][served]
+        keep, sample_weight = _sample(
+            label, weight[customer[served]], _REPURCHASE_SAMPLE, draw.random(label.size)
+        )
+        repurchase[0].append(
+            repurchase_design(
+                {name: column[keep] for name, column in pairs.items()},
+                cut_stats,
+                product[served][keep],
+            )
+        )
+        repurchase[1].append(label[keep])
+        repurchase[2].append(sample_weight)
+
+        candidates = discovery_candidates(
+            pairs,
+            customer[served],
+            product[served],
+            product[served],
+            training_neighbours,
+            popular_products(cut_stats, sellable),
+            vocabulary,
+        )
+        span = max(vocabulary, 1)
+        truth = baskets.pair_customer[items] * span + baskets.pair_product[items]
+        label = isin(candidates["customer"] * span + candidates["product"], truth)
+        keep, sample_weight = _sample(
+            label,
+            weight[candidates["customer"]],
+            _DISCOVERY_SAMPLE,
+            draw.random(label.size),
+        )
+        discovery[0].append(
+            discovery_design(
+                {name: column[keep] for name, column in candidates.items()}, cut_stats
+            )
+        )
+        discovery[1].append(label[keep])
+        discovery[2].append(sample_weight)
+    return repurchase, discovery
