@@ -12,6 +12,7 @@ kept as arrays over the product vocabulary (:class:`PopulationTables`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from omnix.engine.baskets import (
 from omnix.engine.cooccurrence import (
     MIN_ORDERS,
     Neighbours,
+    PairCounts,
     neighbour_frame,
     neighbours_of,
     pair_counts,
@@ -48,6 +50,7 @@ from omnix.engine.features import PreparedLines, check_as_of, check_tz, prepared
 from omnix.engine.keys import IntArray, derived, isin, positions
 from omnix.engine.logistic import LogisticFit, fit_logistic
 from omnix.engine.recommend_cohorts import cohort_popularity
+from omnix.engine.rhythm import Columns
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -193,25 +196,28 @@ def fit_recommender(
     table = repurchase_arrays(baskets, microseconds(as_of_utc))
     stats = product_stats(table, baskets.pair_product[table["pair"]], vocabulary)
     sellable_row = positions(products, "product_id", baskets.products)
-    columns = np.flatnonzero(
-        np.bincount(baskets.item_product, minlength=vocabulary) >= MIN_ORDERS
-    )
-    # The associations and cohort tables served to customers do not depend on
-    # the training rows: they are computed on a second thread meanwhile (the
-    # sparse products and Polars release the interpreter lock).
+    earliest = microseconds(as_of_utc - timedelta(days=step_days * windows))
+    # The associations are counted on a second thread while the training rows
+    # are built (sparse products and Polars release the interpreter lock):
+    # first over the orders before the earliest cut-off, which is what
+    # training may use (an order being predicted must never inform the
+    # association that predicts it), then the few orders since are added for
+    # the associations served to customers.
     with ThreadPoolExecutor(max_workers=1) as helper:
+        early = helper.submit(_early_counts, baskets, earliest)
         served = helper.submit(
             lambda: (
-                neighbours_of(
-                    pair_counts(
-                        baskets.item_order, baskets.item_product, vocabulary, columns
-                    )
-                ),
+                neighbours_of(_all_counts(baskets, early.result(), earliest)),
                 cohort_popularity(prepared.frame, customers, products, as_of_utc),
             )
         )
         repurchase, discovery = _training_rows(
-            baskets, columns, sellable_row >= 0, as_of_utc, windows, step_days
+            baskets,
+            lambda: neighbours_of(early.result()),
+            sellable_row >= 0,
+            as_of_utc,
+            windows,
+            step_days,
         )
         neighbours, (cohorts, popular_by_cohort) = served.result()
     popular = popular_products(stats, sellable_row >= 0)
@@ -247,29 +253,70 @@ def fit_recommender(
 Rows = tuple[list[FloatArray], list[npt.NDArray[np.bool_]], list[FloatArray]]
 
 
+def _frequent(baskets: Baskets) -> IntArray:
+    counts = np.bincount(baskets.item_product, minlength=baskets.products.len())
+    return np.flatnonzero(counts >= MIN_ORDERS)
+
+
+def _early_counts(baskets: Baskets, earliest: int) -> PairCounts:
+    """Pair counts over the orders before ``earliest`` (the training ones)."""
+    early = baskets.order_time[baskets.item_order] < earliest
+    return pair_counts(
+        baskets.item_order[early],
+        baskets.item_product[early],
+        baskets.products.len(),
+        _frequent(baskets),
+    )
+
+
+def _all_counts(baskets: Baskets, early: PairCounts, earliest: int) -> PairCounts:
+    """The early counts plus those of the orders since: every order's."""
+    late = baskets.order_time[baskets.item_order] >= earliest
+    recent = pair_counts(
+        baskets.item_order[late],
+        baskets.item_product[late],
+        baskets.products.len(),
+        early.columns,
+    )
+    return PairCounts(
+        n_orders=early.n_orders + recent.n_orders,
+        orders=early.orders + recent.orders,
+        columns=early.columns,
+        together=(early.together + recent.together).tocsr(),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _Window:
+    """One training cut-off's bought pairs of the households it labels."""
+
+    pairs: Columns
+    customer: IntArray
+    product: IntArray
+    stats: ProductStats
+    truth: IntArray
+    weight: FloatArray
+
+
 def _training_rows(
     baskets: Baskets,
-    columns: IntArray,
+    training_neighbours: Callable[[], Neighbours],
     sellable: npt.NDArray[np.bool_],
     as_of: datetime,
     windows: int,
     step_days: int,
 ) -> tuple[Rows, Rows]:
-    """Labelled, sampled and weighted rows of both regressions, every cut-off."""
+    """Labelled, sampled and weighted rows of both regressions, every cut-off.
+
+    The repurchase rows come first; the discovery rows need the training
+    associations, which ``training_neighbours`` waits for.
+    """
     vocabulary = baskets.products.len()
+    span = max(vocabulary, 1)
     now = microseconds(as_of)
-    earliest = microseconds(as_of - timedelta(days=step_days * windows))
-    # Associations for training come from before the earliest cut-off, so the
-    # orders being predicted never inform the association that predicts them.
-    early = baskets.order_time[baskets.item_order] < earliest
-    training_neighbours = neighbours_of(
-        pair_counts(
-            baskets.item_order[early], baskets.item_product[early], vocabulary, columns
-        )
-    )
-    draw = np.random.default_rng(_SAMPLE_SEED)
     repurchase: Rows = ([], [], [])
     discovery: Rows = ([], [], [])
+    cuts: list[tuple[int, _Window]] = []
     for k in range(1, windows + 1):
         cutoff = microseconds(as_of - timedelta(days=step_days * k))
         cut = repurchase_arrays(baskets, cutoff)
@@ -279,49 +326,60 @@ def _training_rows(
         if int(cut["total_orders"][0]) == 0 or not served.any():
             continue
         product = baskets.pair_product[cut["pair"]]
-        cut_stats = product_stats(cut, product, vocabulary)
         in_next = np.zeros(baskets.pairs, bool)
         in_next[items] = True
-        pairs = {
-            name: column[served]
-            for name, column in cut.items()
-            if name not in _PER_CUSTOMER
-        }
+        window = _Window(
+            pairs={
+                name: column[served]
+                for name, column in cut.items()
+                if name not in _PER_CUSTOMER
+            },
+            customer=customer[served],
+            product=product[served],
+            stats=product_stats(cut, product, vocabulary),
+            truth=baskets.pair_customer[items] * span + baskets.pair_product[items],
+            weight=weight,
+        )
         label = in_next[cut["pair"]][served]
+        # One random stream per cut-off and kind, whatever the order of work.
+        draw = np.random.default_rng([_SAMPLE_SEED, k, 0]).random(label.size)
         keep, sample_weight = _sample(
-            label, weight[customer[served]], _REPURCHASE_SAMPLE, draw.random(label.size)
+            label, weight[window.customer], _REPURCHASE_SAMPLE, draw
         )
         repurchase[0].append(
             repurchase_design(
-                {name: column[keep] for name, column in pairs.items()},
-                cut_stats,
-                product[served][keep],
+                {name: column[keep] for name, column in window.pairs.items()},
+                window.stats,
+                window.product[keep],
             )
         )
         repurchase[1].append(label[keep])
         repurchase[2].append(sample_weight)
+        cuts.append((k, window))
 
+    neighbours = training_neighbours() if cuts else None
+    for k, window in cuts:
+        assert neighbours is not None
         candidates = discovery_candidates(
-            pairs,
-            customer[served],
-            product[served],
-            product[served],
-            training_neighbours,
-            popular_products(cut_stats, sellable),
+            window.pairs,
+            window.customer,
+            window.product,
+            window.product,
+            neighbours,
+            popular_products(window.stats, sellable),
             vocabulary,
         )
-        span = max(vocabulary, 1)
-        truth = baskets.pair_customer[items] * span + baskets.pair_product[items]
-        label = isin(candidates["customer"] * span + candidates["product"], truth)
+        label = isin(
+            candidates["customer"] * span + candidates["product"], window.truth
+        )
+        draw = np.random.default_rng([_SAMPLE_SEED, k, 1]).random(label.size)
         keep, sample_weight = _sample(
-            label,
-            weight[candidates["customer"]],
-            _DISCOVERY_SAMPLE,
-            draw.random(label.size),
+            label, window.weight[candidates["customer"]], _DISCOVERY_SAMPLE, draw
         )
         discovery[0].append(
             discovery_design(
-                {name: column[keep] for name, column in candidates.items()}, cut_stats
+                {name: column[keep] for name, column in candidates.items()},
+                window.stats,
             )
         )
         discovery[1].append(label[keep])
