@@ -2,25 +2,24 @@
 
 Every analysis of this package reads the ``lines`` frame described in
 :mod:`omnix.engine`. The helpers here check it once, drop what must not be
-read (lines at or after the clock, returns), attach the purchase day in the
-store time zone and reduce lines to the distinct purchase days that the
-interval models work on (DESIGN.md, "Analytics": purchase-interval models work
-on distinct purchase days, same-day orders still count separately for order
-value).
+read (lines at or after the clock, returns) and attach the purchase day in
+the store time zone. Purchase-interval models work on distinct purchase days,
+while same-day orders still count separately for order value (DESIGN.md,
+"Analytics"): the engine's own models group days with NumPy
+(:mod:`omnix.engine.rhythm`); :func:`day_table` and :func:`interval_table`
+do the same in Polars for callers outside the engine (the interval baseline
+analyser).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
-import numpy.typing as npt
 import polars as pl
-import polars.selectors as cs
 
 __all__ = [
     "REQUIRED_LINE_COLUMNS",
@@ -32,8 +31,6 @@ __all__ = [
     "days_ago",
     "day_table",
     "empty_lines",
-    "float_columns",
-    "household_table",
     "interval_table",
     "local_day",
     "lookup",
@@ -293,34 +290,6 @@ def interval_table(
     return table.drop("pair").with_columns(pl.col("log_ss").fill_null(0.0))
 
 
-def household_table(prepared: pl.DataFrame, as_of_day: date) -> pl.DataFrame:
-    """Per customer: shopping days, orders, span and recent activity at ``as_of_day``.
-
-    Columns: customer_id, shopping_days, orders, first_day, last_day,
-    span_days (first day to ``as_of_day``, at least 1), elapsed_days,
-    visit_rate (shopping days per day of span), recent_days_28 (shopping days
-    in the 28 days before ``as_of_day``).
-    """
-    recent_from = as_of_day - timedelta(days=28)
-    table = prepared.group_by("customer_id").agg(
-        pl.col("day").n_unique().alias("shopping_days"),
-        pl.col("order_id").n_unique().alias("orders"),
-        pl.col("day").min().alias("first_day"),
-        pl.col("day").max().alias("last_day"),
-        pl.col("day")
-        .filter(pl.col("day") >= recent_from)
-        .n_unique()
-        .alias("recent_days_28"),
-    )
-    return table.with_columns(
-        (pl.lit(as_of_day) - pl.col("first_day"))
-        .dt.total_days()
-        .clip(lower_bound=1)
-        .alias("span_days"),
-        (pl.lit(as_of_day) - pl.col("last_day")).dt.total_days().alias("elapsed_days"),
-    ).with_columns((pl.col("shopping_days") / pl.col("span_days")).alias("visit_rate"))
-
-
 def lookup(table: pl.DataFrame, reference: pl.DataFrame, on: str) -> pl.DataFrame:
     """Left-join ``reference`` columns onto ``table`` by ``on``.
 
@@ -353,18 +322,6 @@ def records(cls: type[R], frame: pl.DataFrame) -> list[R]:
         record.__dict__.update(zip(names, row, strict=True))
         made.append(record)
     return made
-
-
-def float_columns(table: pl.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
-    """Every numeric or boolean column of ``table`` as floats, nulls as zero.
-
-    One conversion for all columns: building a feature matrix column by
-    column costs a round trip through Polars per column.
-    """
-    numbers = table.select(
-        (cs.numeric() | cs.boolean()).cast(pl.Float64).fill_null(0.0)
-    )
-    return {name: numbers.get_column(name).to_numpy() for name in numbers.columns}
 
 
 def days_ago(days: pl.Expr) -> pl.Expr:
