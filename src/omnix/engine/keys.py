@@ -35,6 +35,8 @@ __all__ = [
     "distinct_sorted",
     "gather",
     "grouped",
+    "isin",
+    "lexsort",
     "positions",
     "rank_within",
     "sort_order",
