@@ -22,6 +22,7 @@ from swagger_ui_bundle import swagger_ui_path
 from omnix import __version__
 from omnix.analytics.endpoints import router as analytics_router
 from omnix.analytics.service import prefit_population
+from omnix.analytics.store_endpoints import router as store_analytics_router
 from omnix.auth.endpoints import router as auth_router
 from omnix.batch.endpoints import router as batch_router
 from omnix.context import AppContext
@@ -141,6 +142,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(batch_router, prefix="/v1")
     app.include_router(customers_router, prefix="/v1")
     app.include_router(analytics_router, prefix="/v1")
+    app.include_router(store_analytics_router, prefix="/v1")
     app.include_router(streaming_router)  # /v1/streaming/* and /ws
     app.include_router(experiments_router, prefix="/v1")
     _mount_docs(app)

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # Fit the population models in the background when the server starts.
     prefit_population: bool = True
     population_refit_seconds: float = 600.0
+    # Where a manager has set no revenue target, the target of a period is the
+    # mean revenue of the comparable periods before it, raised by this share
+    # (0.02: two per cent above the recent pace).
+    revenue_growth_goal: float = Field(default=0.02, ge=-0.5, le=1.0)
 
     log_json: bool = False
     log_level: str = "INFO"

@@ -1,11 +1,12 @@
-"""Table: stored analyses (``POST analyze``), read back by analysis history."""
+"""Tables: stored analyses (``POST analyze``), read back by analysis history;
+revenue targets set by managers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnix.db.base import Base
@@ -31,3 +32,20 @@ class StoredAnalysis(Base):
 Index(
     "ix_analyses_customer_time", StoredAnalysis.customer_id, StoredAnalysis.computed_at
 )
+
+
+class RevenueTarget(Base):
+    """A revenue target a manager set for one period of the revenue series.
+
+    Targets are kept per granularity: a month's target says nothing about its
+    weeks (they do not split evenly), so each view has its own.
+    """
+
+    __tablename__ = "revenue_targets"
+
+    granularity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # The store-local calendar day the period starts on (Monday, 1st).
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount: Mapped[float]
+    set_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]

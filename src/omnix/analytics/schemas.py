@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from omnix.schemas import ApiModel
+from omnix.schemas import ApiModel, InputModel
 
 Urgency = Literal["overdue", "due", "soon"]
 RecommendationKind = Literal["repurchase", "discovery"]
@@ -162,3 +162,85 @@ class AIAnalysisResult(ApiModel):
         description="Business 'now': only purchases before it were used."
     )
     processing_time_ms: float
+
+
+class RevenuePoint(ApiModel):
+    """One period of the store's revenue (every household's orders)."""
+
+    period_start: date = Field(description="Store-local first day of the period.")
+    period_end: date = Field(description="Store-local first day after the period.")
+    revenue: float = Field(description="Value of the orders started in the period.")
+    orders: int = Field(ge=0)
+    complete: bool = Field(description="False for the period still running.")
+    target: float | None = Field(
+        description="Set by a manager, or derived from the comparable periods "
+        "before (see targetSource); null when neither is possible."
+    )
+    target_source: Literal["set", "trailing_mean"] | None = Field(
+        description="set: a manager's target; trailing_mean: the mean revenue of "
+        "the comparable periods before (same weekday of the 4 weeks before, the "
+        "4 weeks before, the 3 months before) raised by growthGoal."
+    )
+
+
+class RevenueSeries(ApiModel):
+    granularity: Literal["day", "week", "month"]
+    timezone: str = Field(description="The store time zone periods follow.")
+    growth_goal: float = Field(
+        description="Share added to the trailing mean in derived targets."
+    )
+    points: list[RevenuePoint] = Field(description="Oldest first.")
+
+
+class RevenueTargetBody(InputModel):
+    amount: float = Field(
+        gt=0, le=1e12, description="The period's revenue target, in money units."
+    )
+
+
+class RevenueTarget(ApiModel):
+    """A manager's revenue target for one period."""
+
+    granularity: Literal["day", "week", "month"]
+    period_start: date
+    amount: float
+    set_by: str = Field(description="User id of who set it last.")
+    updated_at: datetime
+
+
+class InventoryLine(ApiModel):
+    """Expected purchases of one product within the horizon."""
+
+    product_id: str
+    product_name: str
+    category: str | None
+    expected_units: float = Field(
+        ge=0, description="Sum over households of P(buy) x typical quantity."
+    )
+    households: float = Field(
+        ge=0, description="Expected number of households buying (sum of P(buy))."
+    )
+    alerted_households: int = Field(
+        ge=0, description="Households whose replenishment alert for it fires."
+    )
+
+
+class InventoryCategory(ApiModel):
+    category: str
+    expected_units: float = Field(ge=0)
+    households: float = Field(ge=0)
+    alerted_households: int = Field(ge=0)
+
+
+class InventoryForecast(ApiModel):
+    """Units the replenishment predictions expect households to buy."""
+
+    horizon_days: int
+    as_of: datetime = Field(description="Business 'now' the forecast starts at.")
+    total_expected_units: float = Field(
+        ge=0, description="Over every product, not only the listed ones."
+    )
+    products: list[InventoryLine] = Field(description="Most expected units first.")
+    categories: list[InventoryCategory] = Field(
+        description="Most expected units first."
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 18:07:15.237052
+Create Date: 2026-12-03 19:21:55.559345
 """
 
 from collections.abc import Sequence
@@ -161,6 +161,19 @@ def upgrade() -> None:
             batch_op.f("ix_products_category"), ["category"], unique=False
         )
 
+    op.create_table(
+        "revenue_targets",
+        sa.Column("granularity", sa.String(length=8), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("amount", sa.Double(), nullable=False),
+        sa.Column("set_by", sa.String(length=64), nullable=False),
+        sa.Column(
+            "updated_at", omnix.db.base.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.PrimaryKeyConstraint(
+            "granularity", "period_start", name=op.f("pk_revenue_targets")
+        ),
+    )
     op.create_table(
         "segment_assignments",
         sa.Column(
@@ -931,6 +944,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_segment_assignments_customer_as_of")
 
     op.drop_table("segment_assignments")
+    op.drop_table("revenue_targets")
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_products_category"))
 
