@@ -1,11 +1,9 @@
 // Endpoints the dashboards show that the API schema does not have yet.
 //
 // Each entry is the integration guide's contract for one endpoint (its
-// interfaces, copied field for field), or, for the two manager panels the
-// guide draws without naming an endpoint (revenue against target, inventory),
-// the contract this app proposes. `ApiPaths` in client.ts merges these with
-// the generated `paths` so that an endpoint's generated definition replaces
-// its entry here as soon as the backend serves it: from then on the
+// interfaces, copied field for field). `ApiPaths` in client.ts merges these
+// with the generated `paths` so that an endpoint's generated definition
+// replaces its entry here as soon as the backend serves it: from then on the
 // dashboards are type-checked against the real schema, and the entry below
 // is dead text that can be deleted.
 
@@ -180,34 +178,6 @@ export interface ReplenishmentAlert {
   reason: string;
 }
 
-/** Proposed: weekly revenue of all households against the target. */
-export interface RevenuePoint {
-  periodStart: string;
-  revenue: number;
-  target: number | null;
-  orders?: number;
-}
-
-export interface RevenueSeries {
-  granularity: "day" | "week" | "month";
-  points: RevenuePoint[];
-}
-
-/** Proposed: units the replenishment predictions expect over the next days. */
-export interface InventoryLine {
-  productId: string;
-  productName: string;
-  category: string | null;
-  expectedUnits: number;
-  households: number;
-}
-
-export interface InventoryForecast {
-  horizonDays: number;
-  products: InventoryLine[];
-  categories: { category: string; expectedUnits: number; households: number }[];
-}
-
 export interface PendingPaths {
   "/v1/ab-tests": GetOnly<
     NoPath,
@@ -230,16 +200,6 @@ export interface PendingPaths {
       processingMetrics: Record<string, unknown>;
       recentInsights?: RealtimeInsight[];
     }
-  >;
-  "/v1/analytics/revenue": GetOnly<
-    NoPath,
-    { granularity?: "day" | "week" | "month" },
-    RevenueSeries
-  >;
-  "/v1/analytics/inventory-forecast": GetOnly<
-    NoPath,
-    { days?: number; limit?: number },
-    InventoryForecast
   >;
   "/v1/customers/{id}/customer-profile-analysis": GetOnly<CustomerPath, never, CustomerProfile>;
   "/v1/customers/{id}/ai-recommendations": GetOnly<
