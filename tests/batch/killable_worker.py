@@ -4,10 +4,11 @@ It is the real worker (settings from the environment, Redis queue) with two
 traps, each hanging inside one job and writing a line to stdout first:
 
 - ``before-commit`` on the job of BEFORE_CUSTOMER/BEFORE_TYPE: the analysis
-  and its ledger row are computed and added to the open transaction, which is
-  never committed;
-- ``after-commit`` on the job of AFTER_CUSTOMER/AFTER_TYPE: the job's result
-  is committed, but its queue message is never acknowledged.
+  and its ledger row are computed and added to the open transaction of its
+  chunk, which is never committed;
+- ``after-commit`` on the chunk holding the job of AFTER_CUSTOMER/AFTER_TYPE:
+  the chunk's results are committed, but its queue message is never
+  acknowledged.
 
 Killed in that state, the worker leaves the two worst cases for duplicates.
 
@@ -21,14 +22,12 @@ import asyncio
 import sys
 from typing import Any
 
-from omnix.batch import leases, tasks, worker
+from omnix.batch import leases, runner, worker
 
 BEFORE = (sys.argv[1], sys.argv[2])
 AFTER = (sys.argv[3], sys.argv[4])
-real_store = tasks.store_analysis
-real_execute = tasks.execute_job
-# The job each asyncio task runs; the store step runs in the job's task.
-running: dict[int, leases.ClaimedJob] = {}
+real_stage = runner.stage_result
+real_execute = runner.execute_jobs
 
 
 async def _hang(trap: str) -> None:
@@ -37,26 +36,24 @@ async def _hang(trap: str) -> None:
     await asyncio.Event().wait()
 
 
-async def store_then_hang(session: Any, run: Any, batch_id: str | None = None) -> Any:
-    stored = await real_store(session, run, batch_id=batch_id)
-    job = running.get(id(asyncio.current_task()))
-    if job is not None and (job.customer_id, job.analysis_type) == BEFORE:
+async def stage_then_hang(session: Any, done: runner.Done) -> tuple[str, list[Any]]:
+    staged = await real_stage(session, done)
+    if (done.job.customer_id, done.job.analysis_type) == BEFORE:
         await _hang("before-commit")
-    return stored
+    return staged
 
 
 async def execute_then_hang(
-    context: Any, job: leases.ClaimedJob, worker_id: str, settings: Any
-) -> float | None:
-    running[id(asyncio.current_task())] = job
-    delay = await real_execute(context, job, worker_id, settings)
-    if (job.customer_id, job.analysis_type) == AFTER:
+    context: Any, jobs: list[leases.ClaimedJob], worker_id: str, settings: Any
+) -> list[float]:
+    delays = await real_execute(context, jobs, worker_id, settings)
+    if any((job.customer_id, job.analysis_type) == AFTER for job in jobs):
         await _hang("after-commit")
-    return delay
+    return delays
 
 
-tasks.store_analysis = store_then_hang  # type: ignore[assignment]
-tasks.execute_job = execute_then_hang  # type: ignore[assignment]
+runner.stage_result = stage_then_hang  # type: ignore[assignment]
+runner.execute_jobs = execute_then_hang  # type: ignore[assignment]
 
 if __name__ == "__main__":
     worker.app(["--concurrency", "2"])

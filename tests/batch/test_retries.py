@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from omnix.analytics.models import StoredAnalysis
 from omnix.analytics.service import run_analysis
-from omnix.batch import tasks
+from omnix.batch import runner
 from omnix.batch.models import BatchJob
 from omnix.context import AppContext
 from omnix.costs.models import AnalysisUsage
@@ -81,7 +81,7 @@ async def test_a_transient_failure_is_retried_and_counted_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     flaky = FlakyAnalysis("B1", failures=2, error=TimeoutError("database timeout"))
-    monkeypatch.setattr(tasks, "run_analysis", flaky)
+    monkeypatch.setattr(runner, "run_analysis", flaky)
 
     status = await _run_batch(client, context, store[:3])
 
@@ -105,7 +105,7 @@ async def test_a_job_failing_every_attempt_fails_and_the_rest_complete(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     flaky = FlakyAnalysis("B0", failures=99, error=RuntimeError("engine broke"))
-    monkeypatch.setattr(tasks, "run_analysis", flaky)
+    monkeypatch.setattr(runner, "run_analysis", flaky)
 
     status = await _run_batch(client, context, store[:2])
 
@@ -131,7 +131,7 @@ async def test_a_permanent_failure_is_not_retried(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     flaky = FlakyAnalysis("B0", failures=99, error=NotFound("Customer B0 not found"))
-    monkeypatch.setattr(tasks, "run_analysis", flaky)
+    monkeypatch.setattr(runner, "run_analysis", flaky)
 
     status = await _run_batch(client, context, store[:1])
 

@@ -48,7 +48,10 @@ async def redis_queue(
     except RedisConnectionError:
         await admin.aclose()
         pytest.skip(f"no Redis at {REDIS_URL}")
-    settings = fast_settings(lease_seconds=2.0, sweep_seconds=0.3, stall_seconds=1.5)
+    # Chunks of two jobs: one household's two analyses.
+    settings = fast_settings(
+        lease_seconds=2.0, sweep_seconds=0.3, stall_seconds=1.5, chunk_size=2
+    )
     context.settings = context.settings.model_copy(update={"redis_url": REDIS_URL})
     install_batch_settings(context, settings)
     env = {
@@ -64,6 +67,7 @@ async def redis_queue(
         "OMNIX_BATCH_LEASE_SECONDS": str(settings.lease_seconds),
         "OMNIX_BATCH_SWEEP_SECONDS": str(settings.sweep_seconds),
         "OMNIX_BATCH_STALL_SECONDS": str(settings.stall_seconds),
+        "OMNIX_BATCH_CHUNK_SIZE": str(settings.chunk_size),
         "PYTHONPATH": str(ROOT),
     }
     try:
@@ -125,9 +129,10 @@ async def test_a_killed_worker_leaves_every_job_done_exactly_once(
     )
     assert response.status_code == 202, response.text
     batch_id = response.json()["batchId"]
-    # Jobs are claimed in id order: B0 (two jobs), B1 (two), B2, ...; the
-    # doomed worker runs two at a time, so it hangs in B1's first job before
-    # its commit and in B2's first job after its commit, and holds both.
+    # Jobs are claimed in id order, two per chunk: B0's two jobs, B1's, B2's,
+    # ...; the doomed worker runs two chunks at a time, so it hangs in B1's
+    # chunk before its commit and in B2's chunk after its commit, and holds
+    # both.
     doomed = await _spawn(
         env,
         str(KILLABLE),
@@ -197,6 +202,9 @@ async def test_a_killed_worker_leaves_every_job_done_exactly_once(
     assert taken_over.attempts >= 2
     assert taken_over.retries >= 1
     assert by_key[("B2", "full_analysis")].attempts == 1
+    # Their chunk mates shared their fate, and were done once all the same.
+    assert by_key[("B1", "customer_profiling")].attempts >= 2
+    assert by_key[("B2", "customer_profiling")].attempts == 1
 
     status = (await client.get(f"{URL}/{batch_id}", headers=headers)).json()
     assert status["status"] == "completed"

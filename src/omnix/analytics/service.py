@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import polars as pl
 import structlog
@@ -72,6 +74,22 @@ class AnalysisRun:
     brands: dict[str, str | None]
     fallback_for: str | None = None
     confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class HouseholdFrames:
+    """A household's purchase lines (before the analysis instant) and its
+    customer row, as ``load_lines`` and ``load_customers`` return them; a
+    batch loads many households' in one query each."""
+
+    lines: pl.DataFrame
+    customer: pl.DataFrame
+
+
+class LedgerSink(Protocol):
+    """Where a run's usage rows go: a writing session, or a batch's list."""
+
+    def add_all(self, instances: Iterable[object]) -> None: ...
 
 
 def population_cache(context: AppContext) -> PopulationCache:
@@ -161,8 +179,9 @@ async def run_analysis(
     analyser_id: str | None = None,
     k: int = 10,
     horizon_days: int = 7,
-    ledger: AsyncSession | None = None,
+    ledger: LedgerSink | None = None,
     batch_id: str | None = None,
+    frames: HouseholdFrames | None = None,
 ) -> AnalysisRun:
     """Analyse one household at business "now" and record the call's usage.
 
@@ -172,7 +191,8 @@ async def run_analysis(
     answers instead. The usage rows go into ``ledger`` when the caller
     already writes (and commits) there; otherwise into a short transaction of
     their own, so a read request never holds the write lock while the engine
-    computes.
+    computes. ``frames`` are the household's data when the caller loaded
+    them already.
     """
     await get_customer(session, customer_id)
     runtime = analyser_runtime(context)
@@ -192,8 +212,11 @@ async def run_analysis(
     as_of = context.clock.now()
     started = time.perf_counter()
     fitted = await population_cache(context).get(as_of)
-    lines = await load_lines(session, as_of, [customer_id])
-    customer = await load_customers(session, [customer_id])
+    if frames is None:
+        lines = await load_lines(session, as_of, [customer_id])
+        customer = await load_customers(session, [customer_id])
+    else:
+        lines, customer = frames.lines, frames.customer
     analysis, activity = await asyncio.to_thread(
         _analyse, fitted, lines, customer, customer_id, as_of, k, horizon_days
     )
@@ -394,24 +417,32 @@ async def get_product(session: AsyncSession, product_id: str) -> Product:
     return product
 
 
+def stored_row(
+    run: AnalysisRun, batch_id: str | None = None
+) -> tuple[StoredAnalysis, schemas.AIAnalysisResult]:
+    """The history row of an analysis (not yet added to a session) and the
+    result it stores."""
+    analysis_id = str(uuid.uuid4())
+    result = full_result(run, analysis_id)
+    row = StoredAnalysis(
+        id=analysis_id,
+        customer_id=run.customer_id,
+        analyser_id=run.analyser.id,
+        data_cutoff=run.data_cutoff,
+        computed_at=run.computed_at,
+        confidence=result.confidence,
+        processing_ms=run.processing_ms,
+        result=result.model_dump(mode="json", by_alias=True),
+        batch_id=batch_id,
+    )
+    return row, result
+
+
 async def store_analysis(
     session: AsyncSession, run: AnalysisRun, batch_id: str | None = None
 ) -> schemas.AIAnalysisResult:
-    analysis_id = str(uuid.uuid4())
-    result = full_result(run, analysis_id)
-    session.add(
-        StoredAnalysis(
-            id=analysis_id,
-            customer_id=run.customer_id,
-            analyser_id=run.analyser.id,
-            data_cutoff=run.data_cutoff,
-            computed_at=run.computed_at,
-            confidence=result.confidence,
-            processing_ms=run.processing_ms,
-            result=result.model_dump(mode="json", by_alias=True),
-            batch_id=batch_id,
-        )
-    )
+    row, result = stored_row(run, batch_id)
+    session.add(row)
     return result
 
 

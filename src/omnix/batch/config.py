@@ -24,6 +24,11 @@ class BatchSettings(BaseSettings):
     # Jobs one process runs at once. The engine computes in a thread, so two
     # overlap one job's database reads and writes with another's arithmetic.
     concurrency: int = Field(default=2, ge=1, le=64)
+    # Jobs one claim takes: their households' data is read in one query and
+    # their results stored in one transaction, which costs far less per job
+    # than one claim, read and commit each. Each job keeps its own lease,
+    # attempt count and exactly-once commit.
+    chunk_size: int = Field(default=16, ge=1, le=500)
     # Run jobs inside the API process when no Redis is configured.
     embedded_worker: bool = True
     # A claimed job belongs to its worker this long past the last renewal;

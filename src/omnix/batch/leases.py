@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -82,41 +82,51 @@ def _held(job: ClaimedJob, worker_id: str) -> ColumnElement[bool]:
     )
 
 
-async def _candidate(
-    session: AsyncSession, now: datetime, max_attempts: int
-) -> int | None:
-    """The most urgent claimable job. On PostgreSQL its row is locked and rows
-    other claims have locked are skipped, so racing workers get different
+async def _candidates(
+    session: AsyncSession, now: datetime, max_attempts: int, limit: int
+) -> list[int]:
+    """The most urgent claimable jobs. On PostgreSQL their rows are locked and
+    rows other claims have locked are skipped, so racing workers get different
     jobs; on SQLite the writing transaction already excludes other writers."""
     query = (
         select(BatchJob.id)
         .where(_claimable(now, max_attempts))
         .order_by(BatchJob.priority.desc(), BatchJob.id)
-        .limit(1)
+        .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return await session.scalar(query)
+    return list(await session.scalars(query))
 
 
 async def claim_next(
     db: Database, worker_id: str, settings: BatchSettings, now: datetime
 ) -> ClaimedJob | None:
-    """Claim the most urgent claimable job, or None when there is none.
+    """Claim the most urgent claimable job, or None when there is none."""
+    jobs = await claim_jobs(db, worker_id, settings, now, 1)
+    return jobs[0] if jobs else None
+
+
+async def claim_jobs(
+    db: Database, worker_id: str, settings: BatchSettings, now: datetime, limit: int
+) -> list[ClaimedJob]:
+    """Claim up to ``limit`` of the most urgent claimable jobs in one
+    transaction, most urgent first; empty when there is none.
 
     The most urgent is the highest priority, then the oldest. Taking over a
-    job whose lease expired counts as a retry.
+    job whose lease expired counts as a retry. Each job keeps its own lease
+    and fencing token: claiming several at once only saves round trips.
     """
     lease_until = now + timedelta(seconds=settings.lease_seconds)
     async with db.transaction() as session:
         for _ in range(CLAIM_TRIES):
-            job_id = await _candidate(session, now, settings.max_attempts)
-            if job_id is None:
-                return None
+            job_ids = await _candidates(session, now, settings.max_attempts, limit)
+            if not job_ids:
+                return []
             taken_over = BatchJob.state == RUNNING
             claimed = await session.execute(
                 update(BatchJob)
-                .where(BatchJob.id == job_id, _claimable(now, settings.max_attempts))
+                .where(BatchJob.id.in_(job_ids), _claimable(now, settings.max_attempts))
                 .values(
                     state=RUNNING,
                     attempts=BatchJob.attempts + 1,
@@ -133,22 +143,31 @@ async def claim_next(
                     BatchJob.customer_id,
                     BatchJob.analysis_type,
                     BatchJob.attempts,
+                    BatchJob.priority,
                 )
+                # The candidates were chosen by the claim condition; the
+                # rows need not be matched in this session.
+                .execution_options(synchronize_session=False)
             )
-            row = claimed.one_or_none()
-            if row is None:
+            rows = sorted(claimed.all(), key=lambda row: (-row[5], row[0]))
+            if not rows:
                 continue
-            batch = await _batch_facts(session, row[1])
-            return ClaimedJob(
-                id=row[0],
-                batch_id=row[1],
-                customer_id=row[2],
-                analysis_type=row[3],
-                attempt=row[4],
-                analyser_id=batch[0],
-                as_of=batch[1],
-            )
-    return None
+            jobs = []
+            for row in rows:
+                batch = await _batch_facts(session, row[1])
+                jobs.append(
+                    ClaimedJob(
+                        id=row[0],
+                        batch_id=row[1],
+                        customer_id=row[2],
+                        analysis_type=row[3],
+                        attempt=row[4],
+                        analyser_id=batch[0],
+                        as_of=batch[1],
+                    )
+                )
+            return jobs
+    return []
 
 
 # What a job needs from its batch never changes, so each process reads it once.
@@ -182,25 +201,50 @@ async def mark_succeeded(
     """In the caller's transaction (the one storing the result): the job is
     done, if this worker still holds it. False means the result must be
     rolled back: another worker owns the job now."""
-    done = await session.execute(
+    held = await mark_all_succeeded(session, {job: analysis_id}, worker_id, now)
+    return job.id in held
+
+
+async def mark_all_succeeded(
+    session: AsyncSession,
+    done: dict[ClaimedJob, str],
+    worker_id: str,
+    now: datetime,
+) -> set[int]:
+    """``mark_succeeded`` for several jobs (each with its stored analysis's id)
+    in one statement; returns the ids of the jobs this worker still held and
+    so marked. The results of the others must not be committed."""
+    if not done:
+        return set()
+    analysis_ids = {job.id: analysis_id for job, analysis_id in done.items()}
+    marked = await session.execute(
         update(BatchJob)
-        .where(_held(job, worker_id))
+        .where(
+            tuple_(BatchJob.id, BatchJob.attempts).in_(
+                [(job.id, job.attempt) for job in done]
+            ),
+            BatchJob.state == RUNNING,
+            BatchJob.lease_owner == worker_id,
+        )
         .values(
             state=SUCCEEDED,
             finished_at=now,
             lease_owner=None,
             lease_expires_at=None,
-            analysis_id=analysis_id,
+            analysis_id=case(analysis_ids, value=BatchJob.id),
         )
+        .returning(BatchJob.id)
+        .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    await session.execute(
-        update(BatchWorker)
-        .where(BatchWorker.id == worker_id)
-        .values(jobs_done=BatchWorker.jobs_done + 1)
-    )
-    return True
+    held = set(marked.scalars())
+    if held:
+        await session.execute(
+            update(BatchWorker)
+            .where(BatchWorker.id == worker_id)
+            .values(jobs_done=BatchWorker.jobs_done + len(held))
+            .execution_options(synchronize_session=False)
+        )
+    return held
 
 
 def backoff_seconds(settings: BatchSettings, attempt: int) -> float:

@@ -1,9 +1,10 @@
 """Jobs on taskiq: queue messages wake workers; the database says what to run.
 
-Each queue message asks "run the most urgent claimable job". On Redis a
-submission sends one message per job, so the queue spreads the work over
-every worker that reads it, and each message leads to at most one job run
-(in memory, a few messages each run jobs until none is left). Messages are
+Each queue message asks "run the most urgent claimable jobs" (a chunk of
+up to ``chunk_size``, see ``runner``). On Redis a submission sends one
+message per chunk, so the queue spreads the work over every worker that
+reads it, and each message leads to at most one chunk run (in memory, a few
+messages each run chunks until none is left). Messages are
 interchangeable: a duplicate finds nothing to claim and ends, and a lost one
 (a worker killed holding it) is replaced by the sweeper once the queue runs
 dry while claimable jobs remain (``leases.stalled_jobs``). Priorities live in
@@ -15,17 +16,17 @@ Two brokers, chosen by ``OMNIX_REDIS_URL``:
   default), whose workers are that process's tasks;
 - set: taskiq-redis's ``RedisStreamBroker`` (a Redis stream with a consumer
   group), read by ``omnix worker`` processes on any machines. A message is
-  acknowledged after its job ran; one left unacknowledged by a dead worker is
+  acknowledged after its jobs ran; one left unacknowledged by a dead worker is
   claimed again by taskiq after a while, which is harmless (see above).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -34,12 +35,10 @@ from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
-from omnix.analytics.service import run_analysis, store_analysis
-from omnix.batch import leases
+from omnix.batch import leases, runner
 from omnix.batch.config import BatchSettings, batch_settings
 from omnix.clock import Clock
 from omnix.context import AppContext
-from omnix.errors import BadRequest, NotFound
 
 log = structlog.get_logger()
 
@@ -112,8 +111,9 @@ class BatchQueue:
             await self.broker.shutdown()
             self._started = False
 
-    async def dispatch(self, count: int) -> None:
-        """Send ``count`` messages, each waking one job run.
+    async def dispatch(self, jobs: int) -> None:
+        """Send the messages that ``jobs`` newly claimable jobs need: one per
+        chunk of them on Redis, one per slot in memory.
 
         The in-memory queue has no one to deliver to while no worker serves
         it in this process; the jobs then wait in the database, and the
@@ -122,7 +122,9 @@ class BatchQueue:
         if self.kind == "memory":
             if not self.serving:
                 return
-            count = min(count, self.settings.concurrency)
+            count = min(jobs, self.settings.concurrency)
+        else:
+            count = math.ceil(jobs / self.settings.chunk_size)
         await self.start()
         for first in range(0, count, KICK_CHUNK):
             size = min(KICK_CHUNK, count - first)
@@ -166,109 +168,38 @@ class BatchQueue:
         await receiver.listen(stop)
 
     async def _run_next_job(self) -> None:
-        """The task: claim the most urgent job, if any, and run it.
+        """The task: claim the most urgent chunk of jobs, if any, and run it.
 
         On the in-memory queue a message goes on claiming until nothing is
         left, so a large batch needs only ``concurrency`` messages in memory
-        (see ``dispatch``); on Redis each message runs one job, so that the
+        (see ``dispatch``); on Redis each message runs one chunk, so that the
         jobs spread over every worker reading the queue.
         """
+        settings = self.settings
         async with self._slots:
             while not self._stopping:
                 try:
-                    job = await leases.claim_next(
-                        self.context.db, self.worker_id, self.settings, Clock.wall()
+                    jobs = await leases.claim_jobs(
+                        self.context.db,
+                        self.worker_id,
+                        settings,
+                        Clock.wall(),
+                        settings.chunk_size,
                     )
                 except Exception:
                     # The message is spent; the sweeper replaces it if work
                     # remains.
                     log.exception("batch.claim_failed", worker=self.worker_id)
                     return
-                if job is None:
+                if not jobs:
                     return
-                delay = await execute_job(
-                    self.context, job, self.worker_id, self.settings
+                delays = await runner.execute_jobs(
+                    self.context, jobs, self.worker_id, settings
                 )
-                if delay is not None:
+                for delay in delays:
                     self.dispatch_later(delay)
                 if self.kind != "memory":
                     return
-
-
-async def execute_job(
-    context: AppContext,
-    job: leases.ClaimedJob,
-    worker_id: str,
-    settings: BatchSettings,
-) -> float | None:
-    """Run a claimed job and record its outcome; the retry back-off in seconds
-    when it went back to the queue, else None.
-
-    The analysis, its ledger rows and the job's success are committed together
-    or not at all. An unknown household or a model that can no longer answer
-    fails the job at once; any other error is retried after a back-off.
-    """
-    # Every job of a batch analyses at the batch's business instant.
-    job_context = replace(context, clock=context.clock.pin(job.as_of))
-    try:
-        async with (
-            context.db.session() as reader,
-            context.db.session(write=True) as writer,
-        ):
-            run = await run_analysis(
-                job_context,
-                reader,
-                job.customer_id,
-                analysis_type=job.analysis_type,
-                analyser_id=job.analyser_id,
-                ledger=writer,
-                batch_id=job.batch_id,
-            )
-            stored = await store_analysis(writer, run, batch_id=job.batch_id)
-            assert stored.analysis_id is not None
-            if await leases.mark_succeeded(
-                writer, job, worker_id, stored.analysis_id, Clock.wall()
-            ):
-                await writer.commit()
-                return None
-            await writer.rollback()
-            log.warning("batch.lease_lost", job_id=job.id, worker=worker_id)
-            return None
-    except asyncio.CancelledError:
-        # Stopping: the lease runs out and another worker takes the job over.
-        raise
-    except (NotFound, BadRequest) as exc:
-        return await _release(context, job, worker_id, settings, exc, permanent=True)
-    except Exception as exc:
-        return await _release(context, job, worker_id, settings, exc, permanent=False)
-
-
-async def _release(
-    context: AppContext,
-    job: leases.ClaimedJob,
-    worker_id: str,
-    settings: BatchSettings,
-    exc: Exception,
-    *,
-    permanent: bool,
-) -> float | None:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    log.warning(
-        "batch.job_failed",
-        job_id=job.id,
-        attempt=job.attempt,
-        permanent=permanent,
-        error=type(exc).__name__,
-    )
-    return await leases.release_failed(
-        context.db,
-        job,
-        worker_id,
-        settings,
-        f"{type(exc).__name__}: {message}",
-        Clock.wall(),
-        permanent=permanent,
-    )
 
 
 def batch_queue(context: AppContext) -> BatchQueue:
