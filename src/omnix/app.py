@@ -21,7 +21,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from omnix import __version__
 from omnix.analytics.endpoints import router as analytics_router
-from omnix.analytics.service import prefit_population
+from omnix.analytics.inventory import prefit_inventory
 from omnix.analytics.store_endpoints import router as store_analytics_router
 from omnix.auth.endpoints import router as auth_router
 from omnix.batch.endpoints import router as batch_router
@@ -99,8 +99,9 @@ def create_app(context: AppContext) -> FastAPI:
         _schedule = asyncio.create_task(run_segment_schedule(context))
         _streaming = asyncio.create_task(run_streaming(context))
         if context.settings.prefit_population:
-            # The first analysis would otherwise wait for the population fit.
-            _prefit = asyncio.create_task(prefit_population(context))
+            # The first analysis (and the manager's inventory forecast) would
+            # otherwise wait for the population fit.
+            _prefit = asyncio.create_task(prefit_inventory(context))
         yield
         await context.db.dispose()
 

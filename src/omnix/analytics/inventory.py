@@ -15,9 +15,9 @@ Only repeat purchases are forecast: a household's first purchase of a product
 has no pair to predict from. On the Complete Journey data that is about half
 of the units sold in a week (docs/ANALYTICS.md gives the held-out figures).
 
-Scoring every pair reads the whole history (a few seconds on the demo data),
-so each forecast is computed once per population fit and horizon, in a worker
-thread, and kept until the population is refitted.
+Scoring every pair reads the whole history (several seconds on the demo
+data), so each forecast is computed once per population fit and horizon, in a
+worker thread, and kept (see :class:`InventoryForecasts`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from omnix.analytics import schemas
 from omnix.analytics.data import load_population_lines
 from omnix.analytics.population import FittedPopulation
-from omnix.analytics.service import population_cache
+from omnix.analytics.service import population_cache, prefit_population
 from omnix.catalogue.models import Product
 from omnix.context import AppContext
 from omnix.db.session import Database
@@ -45,7 +45,7 @@ log = structlog.get_logger()
 
 # Forecasts kept: the dashboard asks for one horizon, an API user a few.
 _KEPT = 8
-_Key = tuple[datetime, float, int]
+_Key = tuple[datetime, int]
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +58,7 @@ class InventoryOutlook:
 
     as_of: datetime
     horizon_days: int
+    fitted_at: float  # of the population fit it was computed from
     products: pl.DataFrame
 
     def categories(self) -> pl.DataFrame:
@@ -104,20 +105,24 @@ def product_outlook(
 
 
 class InventoryForecasts:
-    """Forecasts per (population fit, horizon), computed once each."""
+    """Forecasts per (clock, horizon), each computed once per population fit.
+
+    When the population is refitted, the forecast of the previous fit is
+    still answered while the new one is computed in the background (as the
+    population cache itself does), so only the very first request waits.
+    """
 
     def __init__(self, db: Database, tz: str) -> None:
         self._db = db
         self._tz = tz
         self._kept: OrderedDict[_Key, InventoryOutlook] = OrderedDict()
         self._locks: dict[_Key, asyncio.Lock] = {}
+        self._refreshing: set[_Key] = set()
 
     async def get(
         self, fitted: FittedPopulation, as_of: datetime, horizon_days: int
     ) -> InventoryOutlook:
-        # A refit has a new ``fitted_at``: forecasts of the previous fit are
-        # not served again, and age out of the few kept.
-        key = (as_of, fitted.fitted_at, horizon_days)
+        key = (as_of, horizon_days)
         kept = self._kept.get(key)
         if kept is None:
             lock = self._locks.setdefault(key, asyncio.Lock())
@@ -125,12 +130,26 @@ class InventoryForecasts:
                 kept = self._kept.get(key)
                 if kept is None:
                     kept = await self._compute(fitted, as_of, horizon_days)
-                    self._kept[key] = kept
+                    self._keep(key, kept)
             self._locks.pop(key, None)
+        elif kept.fitted_at != fitted.fitted_at and key not in self._refreshing:
+            self._refreshing.add(key)
+            asyncio.get_running_loop().create_task(self._refresh(key, fitted))
         self._kept.move_to_end(key)
+        return kept
+
+    def _keep(self, key: _Key, outlook: InventoryOutlook) -> None:
+        self._kept[key] = outlook
         while len(self._kept) > _KEPT:
             self._kept.popitem(last=False)
-        return kept
+
+    async def _refresh(self, key: _Key, fitted: FittedPopulation) -> None:
+        try:
+            self._keep(key, await self._compute(fitted, *key))
+        except Exception:  # the previous forecast stays; the next request retries
+            log.exception("analytics.inventory_forecast_failed")
+        finally:
+            self._refreshing.discard(key)
 
     async def _compute(
         self, fitted: FittedPopulation, as_of: datetime, horizon_days: int
@@ -146,7 +165,10 @@ class InventoryForecasts:
             products=products.height,
         )
         return InventoryOutlook(
-            as_of=as_of, horizon_days=horizon_days, products=products
+            as_of=as_of,
+            horizon_days=horizon_days,
+            fitted_at=fitted.fitted_at,
+            products=products,
         )
 
 
@@ -209,3 +231,16 @@ async def inventory_forecast(
 
 def _units(value: float | None) -> float:
     return round(value or 0.0, 1)
+
+
+async def prefit_inventory(context: AppContext, horizon_days: int = 7) -> None:
+    """The population models, then the manager dashboard's forecast, ahead of
+    the first request."""
+    await prefit_population(context)
+    try:
+        fitted = await population_cache(context).get(context.clock.now())
+        await inventory_forecasts(context).get(
+            fitted, context.clock.now(), horizon_days
+        )
+    except Exception:  # a failed warm-up is retried by the first request
+        log.exception("analytics.inventory_prefit_failed")
