@@ -62,6 +62,8 @@ test-postgres: install-dev
 	OMNIX_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not slow"
 
 bench: install-dev
+	@command -v wrk >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench
 
 eval: install

@@ -53,6 +53,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, limit_s: float = 180.0) -> float:
+    """Seconds until a server's start-up work (model fits) has finished.
+
+    Idle means under 5% of a core over one second; measuring before that
+    would time the start-up work, not the requests.
+    """
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        before = _cpu_seconds(pid)
+        time.sleep(1.0)
+        if _cpu_seconds(pid) - before < 0.05:
+            break
+    return time.perf_counter() - started
+
+
 @contextmanager
 def server(app: str, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
@@ -79,6 +99,7 @@ def server(app: str, env: dict[str, str]) -> Iterator[str]:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        wait_until_idle(process.pid)
         yield base
     finally:
         process.terminate()

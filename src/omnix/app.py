@@ -36,6 +36,7 @@ from omnix.streaming.endpoints import router as streaming_router
 from omnix.streaming.runtime import run_streaming
 from omnix.system.endpoints import router as system_router
 from omnix.system.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from omnix.system.response_cache import ResponseCacheMiddleware
 from omnix.web import mount_dashboards
 
 log = structlog.get_logger()
@@ -103,6 +104,7 @@ def create_app(context: AppContext) -> FastAPI:
             # otherwise wait for the population fit.
             _prefit = asyncio.create_task(prefit_inventory(context))
         yield
+        context.read_cache.close()
         await context.db.dispose()
 
     app = FastAPI(
@@ -122,6 +124,9 @@ def create_app(context: AppContext) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
+    app.add_middleware(
+        ResponseCacheMiddleware, cache=context.read_cache, clock=context.clock
+    )
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=context.settings.max_body_bytes
     )

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 5 * 1024 * 1024
     max_page_size: int = 500
     max_import_lines: int = 10_000
+    # Answers kept until the database changes (SQLite only; 0 turns it off).
+    read_cache_mb: int = Field(default=64, ge=0, le=4096)
 
     # Fit the population models in the background when the server starts.
     prefit_population: bool = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,12 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from omnix.auth.models import LoginSession
 from omnix.clock import Clock
 from omnix.context import AppContext
+from omnix.db.readcache import ReadCache
 from omnix.errors import Forbidden, OmnixError, Unauthorized
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_context(request: Request) -> AppContext:
+# Dependencies are ``async`` even where they never await: FastAPI runs a
+# plain ``def`` dependency in its thread pool, a thread hop per request.
+async def get_context(request: Request) -> AppContext:
     context: AppContext = request.app.state.context
     return context
 
@@ -27,7 +31,7 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def get_clock(context: ContextDep) -> Clock:
+async def get_clock(context: ContextDep) -> Clock:
     return context.clock
 
 
@@ -66,6 +70,7 @@ class Principal:
     role: str
     session_id: str
     customer_id: str | None
+    expires_at: datetime
 
     @property
     def is_staff(self) -> bool:
@@ -80,33 +85,48 @@ async def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     claims = context.signer.verify(credentials.credentials)
-    # One indexed lookup per request: a session revoked by sign-out or by a
-    # reused refresh token ends its access tokens at once, in every process.
-    live = await session.scalar(
-        select(LoginSession.id).where(
-            LoginSession.id == claims.session_id, LoginSession.revoked_at.is_(None)
+    # A session revoked by sign-out or by a reused refresh token ends its
+    # access tokens at once, in every process: the revocation is a commit,
+    # and any commit empties the read cache, so the lookup runs again.
+    key = ("live-session", claims.session_id)
+    cache = context.read_cache
+    if cache.get(key) is None:
+        generation = cache.generation()
+        live = await session.scalar(
+            select(LoginSession.id).where(
+                LoginSession.id == claims.session_id,
+                LoginSession.revoked_at.is_(None),
+            )
         )
-    )
-    if live is None:
-        raise Unauthorized("Session has ended")
+        if live is None:
+            raise Unauthorized("Session has ended")
+        cache.put(key, generation, True)
     return Principal(
         user_id=claims.user_id,
         role=claims.role,
         session_id=claims.session_id,
         customer_id=claims.customer_id,
+        expires_at=claims.expires_at,
     )
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def require_staff(principal: CurrentUser) -> Principal:
+async def get_read_cache(context: ContextDep) -> ReadCache:
+    return context.read_cache
+
+
+ReadCacheDep = Annotated[ReadCache, Depends(get_read_cache)]
+
+
+async def require_staff(principal: CurrentUser) -> Principal:
     if not principal.is_staff:
         raise Forbidden("This action needs the manager or admin role")
     return principal
 
 
-def require_admin(principal: CurrentUser) -> Principal:
+async def require_admin(principal: CurrentUser) -> Principal:
     if principal.role != "admin":
         raise Forbidden("This action needs the admin role")
     return principal

@@ -27,6 +27,7 @@ from omnix.errors import (
     error_responses,
 )
 from omnix.system.idempotency import run_idempotent
+from omnix.system.response_cache import CacheAnswer
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -110,7 +111,12 @@ async def list_product_interactions(
     return await service.list_interactions(session, limit=limit, product_id=product_id)
 
 
-@router.get("/{id}/profile", operation_id="getCustomerProfile", responses=READ_ERRORS)
+@router.get(
+    "/{id}/profile",
+    operation_id="getCustomerProfile",
+    responses=READ_ERRORS,
+    dependencies=[CacheAnswer],
+)
 async def get_profile(
     customer_id: CustomerId, principal: CurrentUser, session: SessionDep
 ) -> schemas.CustomerProfileDto:
@@ -154,6 +160,7 @@ async def update_preferences(
 @router.get(
     "/{id}/purchases",
     operation_id="listCustomerPurchases",
+    dependencies=[CacheAnswer],
     responses={
         **READ_ERRORS,
         200: {

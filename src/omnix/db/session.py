@@ -79,6 +79,14 @@ class Database:
             writer_bind = self.engine
         self._writer = async_sessionmaker(writer_bind, expire_on_commit=False)
 
+    @property
+    def sqlite_path(self) -> str | None:
+        """The database file, for SQLite on disk; None otherwise."""
+        database = make_url(self.url).database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        return database
+
     def session(self, *, write: bool = False) -> AsyncSession:
         return (self._writer if write else self._reader)()
 

@@ -53,7 +53,7 @@ STAFF_ERRORS = error_responses(Unauthorized, Forbidden, ServiceUnavailable)
 RETRY_AFTER = {"Retry-After": "5"}
 
 
-def _runtime(context: ContextDep) -> StreamingRuntime:
+async def _runtime(context: ContextDep) -> StreamingRuntime:
     return streaming_runtime(context)
 
 

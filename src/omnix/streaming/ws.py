@@ -123,6 +123,7 @@ async def authenticate(context: AppContext, token: str) -> tuple[Principal, floa
         role=claims.role,
         session_id=claims.session_id,
         customer_id=claims.customer_id,
+        expires_at=claims.expires_at,
     )
     return principal, claims.expires_at.timestamp()
 
