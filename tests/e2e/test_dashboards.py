@@ -90,7 +90,32 @@ def test_manager_lands_on_the_manager_dashboard(page, server, screenshots):
     page.wait_for_url(re.compile(r"/manager$"))
     page.get_by_role("heading", name="Supermarket manager dashboard").wait_for()
     settle(page)
+    check_revenue_and_inventory(page)
     shoot(page, screenshots, "02-manager-dashboard")
+
+
+def check_revenue_and_inventory(page: Any) -> None:
+    """Both panels show served figures: a weekly revenue chart of 2017 with a
+    target, and a table of products with expected units."""
+    revenue = page.get_by_role("region", name="Revenue against target")
+    assert revenue.locator(".state").count() == 0, revenue.inner_text()
+    chart = revenue.get_by_role("img", name=re.compile("^Revenue per week"))
+    periods = re.search(r"over (\d+) periods", chart.get_attribute("aria-label"))
+    assert periods, chart.get_attribute("aria-label")
+    assert int(periods.group(1)) >= 52
+    # The last week's target is money, not the dash of a missing value.
+    kpis = revenue.locator(".kpis").inner_text()
+    assert re.search(r"Target\s+\D{0,3}[\d,]+\.\d\d", kpis), kpis
+    inventory = page.get_by_role("region", name=re.compile("^Inventory insights"))
+    assert inventory.locator(".state").count() == 0, inventory.inner_text()
+    rows = inventory.get_by_role("region", name="Expected units per product")
+    units = [
+        float(row.locator("td.num").first.inner_text().replace(",", ""))
+        for row in rows.locator("tbody tr").all()
+    ]
+    assert len(units) == 20
+    assert units == sorted(units, reverse=True)
+    assert units[-1] > 0
 
 
 def test_manager_sees_eight_segments_with_counts(request, page, server, screenshots):
