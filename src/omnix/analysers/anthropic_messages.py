@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 import pydantic
 
 from omnix.analysers.completion import (
@@ -19,6 +18,12 @@ from omnix.analysers.completion import (
     status_error,
 )
 from omnix.analysers.settings import ProviderSettings
+
+if TYPE_CHECKING:
+    # Imported where first used: the SDK takes about a second to import,
+    # which every process would pay (batch workers included) to analyse
+    # with the local engine only.
+    import anthropic
 
 PROVIDER_NAME = "anthropic"
 
@@ -69,6 +74,8 @@ class AnthropicProvider:
         answer_schema: type[pydantic.BaseModel],
         deadline_s: float,
     ) -> JsonCompletion:
+        import anthropic
+
         client = self._ensure_client()
 
         async def send_once(remaining_s: float) -> RawReply:
@@ -116,6 +123,8 @@ class AnthropicProvider:
             self._client = None
 
     def _ensure_client(self) -> anthropic.AsyncAnthropic:
+        import anthropic
+
         if self._api_key is None:
             raise ProviderError(
                 "unavailable", "OMNIX_ANTHROPIC_API_KEY is not set", provider=self.name

@@ -5,18 +5,9 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pydantic
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    NoCredentialsError,
-    ReadTimeoutError,
-)
 
 from omnix.analysers.completion import (
     NO_USAGE,
@@ -30,6 +21,11 @@ from omnix.analysers.completion import (
     status_error,
 )
 from omnix.analysers.settings import ProviderSettings
+
+if TYPE_CHECKING:
+    # Imported where first used, like ``anthropic`` (see anthropic_messages).
+    import boto3
+    from botocore.exceptions import ClientError
 
 PROVIDER_NAME = "bedrock"
 
@@ -83,9 +79,20 @@ class BedrockProvider:
         # credentials and the loaded service model. Sessions are not
         # thread-safe, so clients are made under a lock and kept per
         # whole-second read timeout.
-        self._session = boto3.session.Session(region_name=self._region)
+        self._session_made: boto3.session.Session | None = None
         self._clients: dict[int, Any] = {}
         self._clients_lock = threading.Lock()
+
+    @property
+    def _session(self) -> boto3.session.Session:
+        # Made on first use (and boto3 imported then); the lock keeps two
+        # threads from making two.
+        with self._clients_lock:
+            if self._session_made is None:
+                import boto3
+
+                self._session_made = boto3.session.Session(region_name=self._region)
+            return self._session_made
 
     @property
     def offered_model_ids(self) -> tuple[str, ...]:
@@ -125,6 +132,14 @@ class BedrockProvider:
             },
         }
 
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectTimeoutError,
+            NoCredentialsError,
+            ReadTimeoutError,
+        )
+
         async def send_once(remaining_s: float) -> RawReply:
             try:
                 response = await asyncio.to_thread(self._converse, remaining_s, request)
@@ -162,7 +177,10 @@ class BedrockProvider:
         return self._client(read_timeout_s).converse(**request)
 
     def _client(self, read_timeout_s: float) -> Any:
+        from botocore.config import Config
+
         bucket = max(1, math.ceil(read_timeout_s))
+        session = self._session
         with self._clients_lock:
             client = self._clients.get(bucket)
             if client is None:
@@ -173,7 +191,7 @@ class BedrockProvider:
                     read_timeout=bucket,
                     retries={"total_max_attempts": 1},
                 )
-                client = self._session.client(
+                client = session.client(
                     "bedrock-runtime",
                     region_name=self._region,
                     endpoint_url=self._endpoint_url,

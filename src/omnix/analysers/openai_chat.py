@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 import pydantic
 
 from omnix.analysers.completion import (
@@ -19,6 +18,10 @@ from omnix.analysers.completion import (
     status_error,
 )
 from omnix.analysers.settings import ProviderSettings
+
+if TYPE_CHECKING:
+    # Imported where first used, like ``anthropic`` (see anthropic_messages).
+    import openai
 
 PROVIDER_NAME = "openai"
 
@@ -71,6 +74,8 @@ class OpenAICompatibleProvider:
         answer_schema: type[pydantic.BaseModel],
         deadline_s: float,
     ) -> JsonCompletion:
+        import openai
+
         client = self._ensure_client()
 
         async def send_once(remaining_s: float) -> RawReply:
@@ -122,6 +127,8 @@ class OpenAICompatibleProvider:
             self._client = None
 
     def _ensure_client(self) -> openai.AsyncOpenAI:
+        import openai
+
         available, reason = self.availability()
         if not available:
             raise ProviderError("unavailable", reason or "", provider=self.name)
