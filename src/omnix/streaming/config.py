@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from omnix.context import AppContext
 from omnix.streaming.bus import DEFAULT_GROUP
+
+# A consumer whose metric snapshot is older than this is not listed as live.
+CONSUMER_LIVE_FOR = timedelta(seconds=60)
 
 
 class StreamingSettings(BaseSettings):

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnix.streaming import schemas
 from omnix.streaming.bus import StreamNotFoundError
+from omnix.streaming.config import CONSUMER_LIVE_FOR
 from omnix.streaming.insights import insight_json
 from omnix.streaming.models import (
     ConsumerSnapshot,
@@ -20,7 +21,6 @@ from omnix.streaming.models import (
 from omnix.streaming.runtime import StreamingRuntime
 
 # Consumers that reported within this long count as live.
-LIVE_FOR = timedelta(seconds=60)
 
 
 def _insights(rows: Any) -> list[schemas.RealtimeInsight]:
@@ -88,7 +88,7 @@ async def _live_consumers(
         select(ConsumerSnapshot)
         .where(
             ConsumerSnapshot.stream == stream,
-            ConsumerSnapshot.updated_at >= now - LIVE_FOR,
+            ConsumerSnapshot.updated_at >= now - CONSUMER_LIVE_FOR,
         )
         .order_by(ConsumerSnapshot.consumer)
     )

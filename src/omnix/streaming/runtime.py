@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -20,7 +21,11 @@ from omnix.context import AppContext
 from omnix.streaming import create_event_bus, default_consumer_name
 from omnix.streaming.bus import describe_error
 from omnix.streaming.bus_base import StreamBusBase
-from omnix.streaming.config import StreamingSettings, streaming_settings
+from omnix.streaming.config import (
+    CONSUMER_LIVE_FOR,
+    StreamingSettings,
+    streaming_settings,
+)
 from omnix.streaming.fanout import InsightHub, Notice, RedisChannel
 from omnix.streaming.models import ConsumerSnapshot, dialect_insert
 from omnix.streaming.processor import InsightProcessor, run_timer
@@ -89,14 +94,37 @@ def streaming_runtime(context: AppContext) -> StreamingRuntime:
     return runtime
 
 
+# Half the time after which the overview stops listing a consumer as live.
+HEARTBEAT = CONSUMER_LIVE_FOR / 2
+
+
+@dataclass
+class _LastSnapshot:
+    figures: list[tuple[str, int, int, int, int]] | None = None
+    at: datetime | None = None
+
+
 async def _write_snapshots(
-    context: AppContext, runtime: StreamingRuntime, started_at: datetime
+    context: AppContext,
+    runtime: StreamingRuntime,
+    started_at: datetime,
+    last: _LastSnapshot,
 ) -> None:
     settings = runtime.settings
     metrics = runtime.bus.processing_metrics(settings.stream, group=settings.group)
     if not metrics:
         return
     now = context.clock.wall()
+    figures = [
+        (name, m.handled_total, m.failed_total, m.claimed_total, m.window_events)
+        for name, m in metrics.items()
+    ]
+    # An unchanged snapshot is written only as a heartbeat: every commit
+    # empties the read cache (omnix.db.readcache), so an idle consumer must
+    # not write every few seconds.
+    if figures == last.figures and last.at and now - last.at < HEARTBEAT:
+        return
+    last.figures, last.at = figures, now
     rows = [
         {
             "consumer": name,
@@ -132,11 +160,12 @@ async def _report_metrics(
     context: AppContext, runtime: StreamingRuntime, stop: asyncio.Event
 ) -> None:
     started_at = context.clock.wall()
+    last = _LastSnapshot()
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), runtime.settings.metrics_interval_s)
         try:
-            await _write_snapshots(context, runtime, started_at)
+            await _write_snapshots(context, runtime, started_at, last)
         except Exception as exc:  # metrics must never stop the consumers
             log.warning("streaming.metrics_failed", error=describe_error(exc))
 
