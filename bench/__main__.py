@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import analytics, api, batch, load, segments, streaming
+from bench import analytics, api, batch, load, segments, store, streaming
 
 BENCHMARKS = {
     "load": load.main,
     "api": api.main,
     "analytics": analytics.main,
     "segments": segments.main,
+    "store": store.main,
     "batch": batch.main,
     "streaming": streaming.main,
 }
