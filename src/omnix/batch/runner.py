@@ -172,8 +172,9 @@ async def _store(context: AppContext, done: list[Done], worker_id: str) -> None:
         return
     async with context.db.session(write=True) as writer:
         staged = {item.job: await stage_result(writer, item) for item in done}
-        # Inserting first would take the write lock (SQLite) before we know
-        # which jobs are still ours: nothing is flushed until the marking.
+        # The marking runs before any insert (no autoflush): it tells which
+        # jobs are still ours, and the rows of the others never reach the
+        # database.
         with writer.no_autoflush:
             held = await leases.mark_all_succeeded(
                 writer,
