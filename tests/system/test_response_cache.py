@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from omnix.context import AppContext
 from tests.factories import (
@@ -133,3 +136,39 @@ async def test_nothing_is_replayed_after_the_token_expires(
     monkeypatch.setattr(context.clock, "wall", lambda: later)
     response = await client.get(path, headers=headers)
     assert "x-cache" not in response.headers
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_writes_to_other_tables_leave_the_answers(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    headers = await _with_purchase(client, context)
+    path = "/v1/customers/1001/profile"
+    await client.get(path, headers=headers)
+    # A worker's heartbeat or a job's progress: not what answers are read from.
+    async with context.db.transaction() as session:
+        await session.execute(
+            text(
+                "INSERT INTO idempotent_requests (key, principal, request_hash, "
+                "status_code, response_body, created_at) "
+                "VALUES ('k', 'p', 'h', 200, '{}', '2017-12-01 00:00:00')"
+            )
+        )
+    assert (await client.get(path, headers=headers)).headers["x-cache"] == "hit"
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_a_bulk_import_through_its_own_driver_ends_the_replay(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    headers = await _with_purchase(client, context)
+    path = "/v1/customers/1001/profile"
+    await client.get(path, headers=headers)
+    database = context.db.sqlite_path
+    assert database is not None
+    # What `omnix import` does: the standard library's driver, its own commit.
+    with closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("UPDATE customers SET name = 'Renamed' WHERE id = '1001'")
+    again = await client.get(path, headers=headers)
+    assert "x-cache" not in again.headers
+    assert again.json()["name"] == "Renamed"

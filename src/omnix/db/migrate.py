@@ -7,6 +7,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from omnix.db.readcache import install_answer_epoch
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -19,8 +23,18 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema up to ``revision``; safe to call on every start."""
+    """Bring the schema up to ``revision``; safe to call on every start.
+
+    Triggers are outside what Alembic compares, so the read cache's are
+    (re)created here, idempotently, after the revisions.
+    """
     command.upgrade(alembic_config(database_url), revision)
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, ":memory:"):
+        engine = create_engine(url.set(drivername="sqlite"))
+        with engine.begin() as connection:
+            install_answer_epoch(connection)
+        engine.dispose()
 
 
 async def upgrade_async(database_url: str) -> None:

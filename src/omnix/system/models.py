@@ -22,3 +22,17 @@ class IdempotentRequest(Base):
     status_code: Mapped[int]
     response_body: Mapped[Any] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class AnswerEpoch(Base):
+    """A counter of changes to the tables that cached answers are read from.
+
+    On SQLite, triggers (``omnix.db.readcache.ANSWER_TABLES``) raise it with
+    every row written to those tables, so the read cache can tell a change
+    that matters from a heartbeat or a job's progress.
+    """
+
+    __tablename__ = "answer_epoch"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    epoch: Mapped[int]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 19:21:55.559345
+Create Date: 2026-12-03 19:44:43.221812
 """
 
 from collections.abc import Sequence
@@ -47,6 +47,12 @@ def upgrade() -> None:
             "ix_ab_tests_type", ["analysis_type", "start_at"], unique=False
         )
 
+    op.create_table(
+        "answer_epoch",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("epoch", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_answer_epoch")),
+    )
     op.create_table(
         "batch_workers",
         sa.Column("id", sa.String(length=120), nullable=False),
@@ -957,6 +963,7 @@ def downgrade() -> None:
     op.drop_table("customers")
     op.drop_table("batches")
     op.drop_table("batch_workers")
+    op.drop_table("answer_epoch")
     with op.batch_alter_table("ab_tests", schema=None) as batch_op:
         batch_op.drop_index("ix_ab_tests_type")
 
