@@ -68,6 +68,13 @@ def install_answer_epoch(connection: Any) -> None:
     """Create the triggers on a SQLite database (a SQLAlchemy connection)."""
     if connection.dialect.name != "sqlite":
         return
+    counter = connection.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'answer_epoch'"
+    ).first()
+    if counter is None:
+        # A database from before the counter: every commit empties the cache.
+        log.warning("readcache.no_answer_epoch")
+        return
     for statement in answer_epoch_ddl():
         connection.exec_driver_sql(statement)
 
