@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,11 +53,18 @@ CUSTOMER_SCHEMA: dict[str, Any] = {
     "kids_count": pl.Utf8,
 }
 
+
+def _stored(column: Any) -> Any:
+    """A time column as the driver gives it, without the ORM's per-row
+    conversion: text on SQLite, a datetime on PostgreSQL."""
+    return type_coerce(column, String).label(column.key)
+
+
 _LINE_COLUMNS = (
     PurchaseLine.customer_id,
     PurchaseLine.order_id,
     PurchaseLine.product_id,
-    PurchaseLine.purchased_at,
+    _stored(PurchaseLine.purchased_at),
     PurchaseLine.quantity,
     PurchaseLine.price,
     Product.category,
@@ -75,13 +82,31 @@ def _as_utc(value: Any) -> datetime:
 def _frame(
     rows: list[Any], schema: dict[str, Any], times: tuple[str, ...]
 ) -> pl.DataFrame:
+    """Rows as a frame; ``times`` columns may come as stored text (see
+    ``_stored``) or as datetimes, and end as UTC instants."""
     columns = list(schema)
     if not rows:
         return pl.DataFrame(schema=schema)
-    data = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
+    data: dict[str, Any] = {
+        name: [row[i] for row in rows] for i, name in enumerate(columns)
+    }
     for name in times:
-        data[name] = [_as_utc(value) for value in data[name]]
+        data[name] = _instants(data[name])
     return pl.DataFrame(data, schema=schema)
+
+
+def _instants(values: list[Any]) -> pl.Series:
+    if all(isinstance(value, str) for value in values):
+        # SQLite's text, parsed in one vectorised step: per-value parsing was
+        # a tenth of a batch job's time.
+        return (
+            pl.Series(values, dtype=pl.Utf8)
+            .str.to_datetime(time_unit="us")
+            .dt.replace_time_zone("UTC")
+        )
+    return pl.Series(
+        [_as_utc(value) for value in values], dtype=pl.Datetime("us", "UTC")
+    )
 
 
 def _lines_query(before: datetime, customer_ids: list[str] | None) -> Any:
@@ -211,7 +236,7 @@ async def load_customers(
 ) -> pl.DataFrame:
     query = select(
         Customer.id,
-        Customer.created_at,
+        _stored(Customer.created_at),
         Customer.age_group,
         Customer.income_level,
         Customer.household_size,
