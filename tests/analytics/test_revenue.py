@@ -187,6 +187,9 @@ async def test_a_managers_target_replaces_the_derived_one(client, context, store
     points = (await client.get(URL, headers=headers)).json()["points"]
     assert points[-1]["targetSource"] == "trailing_mean"
     assert (await client.delete(url, headers=headers)).status_code == 404
+    # No target can start on a Tuesday.
+    tuesday = await client.delete(f"{TARGETS}/week/2017-12-26", headers=headers)
+    assert tuesday.status_code == 404
 
 
 async def test_admins_may_set_targets(client, context, store):
@@ -236,6 +239,7 @@ async def test_bad_series_queries(client, context, query, field):
         ("year/2017-01-01", {"amount": 10}, "path.granularity"),
         ("week/2017-12-25", {"amount": 0}, "body.amount"),
         ("week/2017-12-25", {"amount": -5}, "body.amount"),
+        ("week/2017-12-25", {"amount": 0.001}, "body.amount"),
         ("week/2017-12-25", {"amount": 1e13}, "body.amount"),
         ("week/2017-12-25", {"amount": "lots"}, "body.amount"),
         ("week/2017-12-25", {}, "body.amount"),

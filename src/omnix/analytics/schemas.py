@@ -194,7 +194,7 @@ class RevenueSeries(ApiModel):
 
 class RevenueTargetBody(InputModel):
     amount: float = Field(
-        gt=0, le=1e12, description="The period's revenue target, in money units."
+        ge=0.01, le=1e12, description="The period's revenue target, in money units."
     )
 
 
