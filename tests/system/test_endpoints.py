@@ -65,6 +65,13 @@ async def test_unknown_routes_and_methods_use_the_envelope(client):
     assert wrong.json()["statusCode"] == 405
 
 
+async def test_method_not_allowed_lists_every_method_of_the_path(client):
+    # GET and PUT of a profile are two routes; Allow must name both.
+    wrong = await client.delete("/v1/customers/1001/profile")
+    assert wrong.status_code == 405
+    assert wrong.headers["Allow"] == "GET, PUT"
+
+
 async def test_supplied_request_id_is_echoed(client):
     response = await client.get("/health", headers={"X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
