@@ -119,15 +119,25 @@ def create_app(context: AppContext) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("omnix.started", version=__version__, database=context.db.dialect)
-        _schedule = asyncio.create_task(run_segment_schedule(context))
-        _streaming = asyncio.create_task(run_streaming(context))
+        background = [
+            asyncio.create_task(run_segment_schedule(context)),
+            asyncio.create_task(run_streaming(context)),
+        ]
         if context.settings.prefit_population:
             # The first analysis (and the manager's inventory forecast) would
             # otherwise wait for the population fit.
-            _prefit = asyncio.create_task(prefit_inventory(context))
-        yield
-        context.read_cache.close()
-        await context.db.dispose()
+            background.append(asyncio.create_task(prefit_inventory(context)))
+        try:
+            yield
+        finally:
+            # Stopped here, not left to the loop's end: the streaming runtime
+            # closes its bus, and an app whose lifespan is restarted in the
+            # same loop (tests, embedding) must not pile up consumers.
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            context.read_cache.close()
+            await context.db.dispose()
 
     app = FastAPI(
         title="OMNIX Customer Analytics API",

@@ -244,3 +244,7 @@ async def run_streaming(context: AppContext) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await runtime.close()
+        # A later start (the app's lifespan run again) builds a fresh runtime
+        # rather than reusing this closed one.
+        if context.extras.get("streaming") is runtime:
+            del context.extras["streaming"]
