@@ -400,3 +400,26 @@ async def test_malformed_json_is_400(client, context, household):
     )
     assert response.status_code == 400
     assert set(response.json()) == {"statusCode", "error", "message", "details"}
+
+
+async def test_a_purchase_cannot_rename_a_product_in_other_households(
+    client, context, household, neighbour
+):
+    staff = await staff_headers(client, context)
+    first = purchase_body("P9", productName="Ground Coffee 500g", category="Coffee")
+    response = await client.post(PURCHASES.format(neighbour), json=first, headers=staff)
+    assert response.status_code == 201
+    own = await customer_headers(client, context, household)
+    renamed = purchase_body(
+        "P9",
+        productName="Renamed by a customer",
+        category="Hacked",
+        when=datetime(2017, 12, 2, 10, 0, tzinfo=UTC),
+    )
+    response = await client.post(PURCHASES.format(household), json=renamed, headers=own)
+    assert response.status_code == 201
+    for customer_id in (neighbour, household):
+        lines = (await client.get(PURCHASES.format(customer_id), headers=staff)).json()
+        assert {(line["productName"], line["category"]) for line in lines} == {
+            ("Ground Coffee 500g", "Coffee")
+        }

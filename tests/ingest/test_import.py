@@ -121,3 +121,31 @@ def test_cli_prints_rejections_and_exits_nonzero(tmp_path: Path):
     assert result.returncode == 1, result.stderr
     assert "rejected 9 rows" in result.stdout
     assert "line 13: quantity is above the per-line cap of 1000" in result.stdout
+
+
+async def test_a_file_fills_gaps_in_the_catalogue_and_renames_nothing(
+    context, tmp_path: Path
+):
+    first = tmp_path / "first.csv"
+    first.write_text(
+        HEADER + "\n7,P1,1,1.50,2017-12-01T10:00:00Z,B1,Ground Coffee 500g,\n"
+        "7,P2,1,1.00,2017-12-01T10:00:00Z,B1,,\n"
+    )
+    await import_file(context.db.url, first, business_now=NOW, wall_now=NOW)
+    # A later file names P1 differently (or not at all) and P2 for the first time.
+    later = tmp_path / "later.csv"
+    later.write_text(
+        HEADER + "\n8,P1,1,1.50,2017-12-02T10:00:00Z,B2,Renamed,Coffee\n"
+        "8,P1,1,1.50,2017-12-03T10:00:00Z,B3,,\n"
+        "8,P2,1,1.00,2017-12-02T10:00:00Z,B2,Whole Milk 1L,Milk\n"
+    )
+    await import_file(context.db.url, later, business_now=NOW, wall_now=NOW)
+    async with context.db.session() as session:
+        products = {
+            row.id: (row.name, row.category)
+            for row in (await session.scalars(select(Product))).all()
+        }
+    assert products == {
+        "P1": ("Ground Coffee 500g", "Coffee"),
+        "P2": ("Whole Milk 1L", "Milk"),
+    }

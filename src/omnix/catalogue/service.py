@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import case, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,39 +32,42 @@ def _merge(facts: Iterable[ProductFacts]) -> dict[str, dict[str, str | None]]:
 async def upsert_products(
     session: AsyncSession, facts: Iterable[ProductFacts], now: datetime
 ) -> None:
-    """Insert unknown products; fill in what known ones lacked or changed."""
+    """Insert unknown products; fill in what known ones lack, change nothing
+    they already say (the same rule as ``omnix.ingest.bulk.PRODUCT_MERGE``)."""
     merged = _merge(facts)
     if not merged:
         return
-    named, unnamed = [], []
-    for product_id, columns in merged.items():
-        row = {"id": product_id, **columns, "active": True, "updated_at": now}
-        if row["name"] is None:
-            row["name"] = f"Product {product_id}"
-            unnamed.append(row)
-        else:
-            named.append(row)
-    for rows, update_name in ((named, True), (unnamed, False)):
-        if rows:
-            await _upsert(session, rows, update_name=update_name)
-
-
-async def _upsert(
-    session: AsyncSession, rows: list[dict[str, Any]], *, update_name: bool
-) -> None:
+    rows = [
+        {
+            "id": product_id,
+            **columns,
+            "name": columns["name"] or placeholder_name(product_id),
+            "active": True,
+            "updated_at": now,
+        }
+        for product_id, columns in merged.items()
+    ]
     insert = (
         postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
     )
     statement = insert(Product).values(rows)
-    # Keep what the catalogue knows when the new line says nothing.
-    columns = ("category", "department", "brand", "size")
+    known = Product.__table__.c
     updates: dict[str, Any] = {
-        column: func.coalesce(statement.excluded[column], Product.__table__.c[column])
-        for column in columns
+        column: func.coalesce(known[column], statement.excluded[column])
+        for column in ("category", "department", "brand", "size")
     }
-    if update_name:
-        updates["name"] = statement.excluded.name
+    updates["name"] = case(
+        (known.name == placeholder_name(known.id), statement.excluded.name),
+        else_=known.name,
+    )
     updates["updated_at"] = statement.excluded.updated_at
     await session.execute(
         statement.on_conflict_do_update(index_elements=[Product.id], set_=updates)
     )
+
+
+def placeholder_name(product_id: Any) -> Any:
+    """The name of a product first seen without one: text, or a SQL expression."""
+    if isinstance(product_id, str):
+        return f"Product {product_id}"
+    return literal("Product ") + product_id

@@ -36,13 +36,17 @@ CUSTOMER_DEMOGRAPHICS = (
     "home_ownership",
     "kids_count",
 )
-# What a product row already says survives a line that says nothing.
+# A purchase line fills gaps in the catalogue and never overwrites what it
+# knows: lines come from any household (or an import file), and one line must
+# not rename a product in everyone's history. A placeholder name ("Product
+# <id>", given to a product first seen without one) is a gap.
 PRODUCT_MERGE = (
-    "(id) DO UPDATE SET name = coalesce(excluded.name, products.name), "
-    "category = coalesce(excluded.category, products.category), "
-    "department = coalesce(excluded.department, products.department), "
-    "brand = coalesce(excluded.brand, products.brand), "
-    "size = coalesce(excluded.size, products.size), "
+    "(id) DO UPDATE SET name = CASE WHEN products.name = 'Product ' || products.id "
+    "THEN excluded.name ELSE products.name END, "
+    "category = coalesce(products.category, excluded.category), "
+    "department = coalesce(products.department, excluded.department), "
+    "brand = coalesce(products.brand, excluded.brand), "
+    "size = coalesce(products.size, excluded.size), "
     "updated_at = excluded.updated_at"
 )
 # Secondary indexes dropped during a first load and built once at the end.
