@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+# No purchase, interaction or event of a store's customers happened before
+# this. Far older instants are typing errors that would skew every interval
+# and revenue series; year-one instants with an offset overflow in UTC.
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _not_before_earliest(value: datetime) -> datetime:
+    if value.year < EARLIEST_INSTANT.year or value < EARLIEST_INSTANT:
+        raise ValueError(
+            f"is before {EARLIEST_INSTANT.date()}, the earliest date accepted"
+        )
+    return value
+
+
+StoreInstant = Annotated[AwareDatetime, AfterValidator(_not_before_earliest)]
+"""An instant with a UTC offset, not before ``EARLIEST_INSTANT``."""
 
 
 class ApiModel(BaseModel):

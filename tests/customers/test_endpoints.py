@@ -423,3 +423,24 @@ async def test_a_purchase_cannot_rename_a_product_in_other_households(
         assert {(line["productName"], line["category"]) for line in lines} == {
             ("Ground Coffee 500g", "Coffee")
         }
+
+
+@pytest.mark.parametrize(
+    "when", ["1800-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "1999-12-31T23:59Z"]
+)
+async def test_instants_before_the_earliest_accepted_are_refused(
+    client, context, household, when
+):
+    staff = await staff_headers(client, context)
+    body = {**purchase_body("P1"), "purchaseDate": when}
+    response = await client.post(PURCHASES.format(household), json=body, headers=staff)
+    assert response.status_code == 400, response.text
+    [detail] = response.json()["details"]
+    assert detail["field"] == "body.purchaseDate"
+    assert "2000-01-01" in detail["message"]
+    interaction = {"productId": "P1", "interactionType": "view", "timestamp": when}
+    response = await client.post(
+        f"/v1/customers/{household}/interactions", json=interaction, headers=staff
+    )
+    assert response.status_code == 400, response.text
+    assert [d["field"] for d in response.json()["details"]] == ["body.timestamp"]

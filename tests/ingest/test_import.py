@@ -149,3 +149,19 @@ async def test_a_file_fills_gaps_in_the_catalogue_and_renames_nothing(
         "P1": ("Ground Coffee 500g", "Coffee"),
         "P2": ("Whole Milk 1L", "Milk"),
     }
+
+
+async def test_rows_before_the_earliest_accepted_date_are_rejected(
+    context, tmp_path: Path
+):
+    path = tmp_path / "old.csv"
+    path.write_text(
+        HEADER + "\n7,P1,1,1.50,1800-01-01T10:00:00Z,B1,,\n"
+        "7,P1,1,1.50,0001-01-01T00:00:00+14:00,B2,,\n"
+        "7,P1,1,1.50,2017-12-01T10:00:00Z,B3,,\n"
+    )
+    report = await import_file(context.db.url, path, business_now=NOW, wall_now=NOW)
+    assert report.result.lines_added == 1
+    reasons = {rejection.line: rejection.reason for rejection in report.rejected}
+    assert set(reasons) == {2, 3}
+    assert all("before 2000-01-01" in reason for reason in reasons.values())

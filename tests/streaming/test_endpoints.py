@@ -104,6 +104,8 @@ async def test_a_customer_publishes_their_own_purchases_only(
         ({"totalAmount": 8.02}, "body.totalAmount"),
         ({"timestamp": "2017-12-30T10:15:00"}, "body.timestamp"),
         ({"timestamp": "2018-01-03T10:15:00+00:00"}, "body.timestamp"),
+        ({"timestamp": "1900-01-01T00:00:00Z"}, "body.timestamp"),
+        ({"timestamp": "0001-01-01T00:00:00+14:00"}, "body.timestamp"),
         ({"eventId": "has spaces"}, "body.eventId"),
         ({"deviceType": "fax"}, "body.deviceType"),
         ({"role": "admin"}, "body.role"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, EmailStr, Field
+from pydantic import EmailStr, Field
 
-from omnix.schemas import ApiModel, InputModel
+from omnix.schemas import ApiModel, InputModel, StoreInstant
 
 AgeGroup = Literal["19-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 IncomeLevel = Literal[
@@ -147,7 +147,7 @@ class CreatePurchaseHistoryDto(InputModel):
     size: str | None = Field(default=None, min_length=1, max_length=60)
     quantity: float = Field(gt=0, le=MAX_QUANTITY)
     price: float = Field(ge=0, le=MAX_PRICE, description="Unit price.")
-    purchase_date: AwareDatetime
+    purchase_date: StoreInstant
     order_id: str | None = Field(
         default=None,
         min_length=1,
@@ -185,7 +185,7 @@ class ProductInteraction(ApiModel):
 class CreateProductInteractionDto(InputModel):
     product_id: str = Identifier
     interaction_type: InteractionType
-    timestamp: AwareDatetime | None = Field(
+    timestamp: StoreInstant | None = Field(
         default=None, description="When it happened; the server's time when absent."
     )
     session_id: str | None = Field(default=None, max_length=64)

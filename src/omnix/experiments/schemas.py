@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from omnix.analysers.catalogue import AvailableModel
 from omnix.experiments.metrics import MetricId
-from omnix.schemas import ApiModel, InputModel
+from omnix.schemas import ApiModel, InputModel, StoreInstant
 
 TestStatus = Literal["pending", "running", "completed", "paused"]
 Arm = Literal["A", "B"]
@@ -66,10 +66,10 @@ class CreateABTestDto(InputModel):
     model_b: ModelId = Field(description="The candidate.")
     analysis_type: TestAnalysisType
     traffic_split: Split = DEFAULT_SPLIT
-    start_date: AwareDatetime | None = Field(
+    start_date: StoreInstant | None = Field(
         default=None, description="Default: now (business time)."
     )
-    end_date: AwareDatetime | None = Field(
+    end_date: StoreInstant | None = Field(
         default=None, description="Give endDate or durationDays, not both."
     )
     duration_days: int | None = Field(

@@ -12,6 +12,7 @@ from datetime import datetime
 import polars as pl
 
 from omnix.customers.schemas import MAX_PRICE, MAX_QUANTITY
+from omnix.schemas import EARLIEST_INSTANT
 
 REQUIRED = ("customer_id", "product_id", "quantity", "price", "purchased_at")
 OPTIONAL = (
@@ -78,6 +79,11 @@ def _rules(latest: datetime) -> list[tuple[str, pl.Expr]]:
         (
             "purchased_at is more than a day after the store's current date",
             pl.col("purchased_at") > latest,
+        ),
+        (
+            f"purchased_at is before {EARLIEST_INSTANT.date()}, "
+            "the earliest date accepted",
+            pl.col("purchased_at") < EARLIEST_INSTANT,
         ),
     ]
 

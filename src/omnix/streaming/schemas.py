@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     Discriminator,
     Field,
     Tag,
@@ -14,7 +13,7 @@ from pydantic import (
     field_validator,
 )
 
-from omnix.schemas import ApiModel, InputModel
+from omnix.schemas import ApiModel, InputModel, StoreInstant
 
 InsightType = Literal[
     "segment_migration",
@@ -68,7 +67,7 @@ class PurchaseEvent(InputModel):
     total_amount: float = Field(
         ge=0, description="quantity x price, within a cent of rounding."
     )
-    timestamp: AwareDatetime = Field(description="When it was bought, with offset.")
+    timestamp: StoreInstant = Field(description="When it was bought, with offset.")
     location: str | None = Field(default=None, max_length=120)
     payment_method: str | None = Field(default=None, max_length=40)
     device_type: Literal["web", "mobile", "pos"] | None = None
@@ -118,7 +117,7 @@ class CustomerSegmentUpdateEvent(InputModel):
     new_segment: str = Field(max_length=40, description="A segment id.")
     reason: str | None = Field(default=None, max_length=500)
     confidence: float | None = Field(default=None, ge=0, le=1)
-    timestamp: AwareDatetime
+    timestamp: StoreInstant
     metadata: Metadata
 
 
@@ -134,7 +133,7 @@ class ConsumptionPredictionEvent(InputModel):
     predicted_next_purchase_date: date = Field(description="Store-local date.")
     average_days_between_purchases: float | None = Field(default=None, gt=0, le=3650)
     confidence: float = Field(default=0.5, ge=0, le=1)
-    timestamp: AwareDatetime
+    timestamp: StoreInstant
     metadata: Metadata
 
 
