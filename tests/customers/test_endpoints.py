@@ -444,3 +444,14 @@ async def test_instants_before_the_earliest_accepted_are_refused(
     )
     assert response.status_code == 400, response.text
     assert [d["field"] for d in response.json()["details"]] == ["body.timestamp"]
+
+
+@pytest.mark.parametrize("change", [{"quantity": True}, {"price": "2.5"}])
+async def test_numbers_must_be_numbers(client, context, household, change):
+    staff = await staff_headers(client, context)
+    body = {**purchase_body("P1"), **change}
+    response = await client.post(PURCHASES.format(household), json=body, headers=staff)
+    assert response.status_code == 400, response.text
+    assert [d["field"] for d in response.json()["details"]] == [
+        f"body.{next(iter(change))}"
+    ]

@@ -101,6 +101,8 @@ async def test_a_customer_publishes_their_own_purchases_only(
         ({"quantity": 0}, "body.quantity"),
         ({"price": -1}, "body.price"),
         ({"quantity": "NaN"}, "body.quantity"),
+        ({"quantity": True}, "body.quantity"),
+        ({"price": "2.5"}, "body.price"),
         ({"totalAmount": 8.02}, "body.totalAmount"),
         ({"timestamp": "2017-12-30T10:15:00"}, "body.timestamp"),
         ({"timestamp": "2018-01-03T10:15:00+00:00"}, "body.timestamp"),

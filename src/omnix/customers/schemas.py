@@ -145,8 +145,9 @@ class CreatePurchaseHistoryDto(InputModel):
     department: str | None = Field(default=None, min_length=1, max_length=120)
     brand: str | None = Field(default=None, min_length=1, max_length=120)
     size: str | None = Field(default=None, min_length=1, max_length=60)
-    quantity: float = Field(gt=0, le=MAX_QUANTITY)
-    price: float = Field(ge=0, le=MAX_PRICE, description="Unit price.")
+    # Strict: a number, never true/false or a string that looks like one.
+    quantity: float = Field(gt=0, le=MAX_QUANTITY, strict=True)
+    price: float = Field(ge=0, le=MAX_PRICE, strict=True, description="Unit price.")
     purchase_date: StoreInstant
     order_id: str | None = Field(
         default=None,

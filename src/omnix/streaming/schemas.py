@@ -62,8 +62,9 @@ class PurchaseEvent(InputModel):
     product_id: Identifier
     product_category: str = Field(min_length=1, max_length=120)
     product_name: str = Field(min_length=1, max_length=200)
-    quantity: float = Field(gt=0, le=1000)
-    price: float = Field(ge=0, le=100_000, description="Unit price.")
+    # Strict: a number, never true/false or a string that looks like one.
+    quantity: float = Field(gt=0, le=1000, strict=True)
+    price: float = Field(ge=0, le=100_000, strict=True, description="Unit price.")
     total_amount: float = Field(
         ge=0, description="quantity x price, within a cent of rounding."
     )
