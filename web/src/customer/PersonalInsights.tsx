@@ -3,6 +3,14 @@ import { useProfileAnalysis } from "../api/queries";
 import { Panel, QueryView } from "../components/Panel";
 import { useFormat } from "../format";
 
+// The profile's frequency words read as adverbs in a sentence.
+const RHYTHM: Record<string, string> = {
+  daily: "daily",
+  weekly: "weekly",
+  monthly: "monthly",
+  irregular: "irregularly",
+};
+
 type Profile = Schemas["CustomerProfileDto"];
 
 const TRAITS = [
@@ -49,7 +57,7 @@ export function PersonalInsights({
         {(data) => (
           <div className="insight-grid" data-testid="profile-analysis">
             <p>
-              You shop <strong>{data.spendingPatterns.shoppingFrequency}</strong>, mostly{" "}
+              You shop <strong>{RHYTHM[data.spendingPatterns.shoppingFrequency]}</strong>, mostly{" "}
               <strong>{data.spendingPatterns.pricePreference}</strong> products, with an average
               basket of <strong>{format.money(data.spendingPatterns.averageOrderValue)}</strong>.
             </p>
