@@ -165,13 +165,15 @@ def dense_codes(values: pl.Series) -> tuple[IntArray, pl.Series]:
     in sorted order (not in order of appearance) keeps every result that
     depends on row order the same whatever order the lines came in.
     """
-    present = values.drop_nulls()
+    present = values.drop_nulls() if values.null_count() else values
     if present.len() == 0:
         return np.full(values.len(), -1, np.int64), present
     if values.len() < _SMALL:
         # A binary search among the sorted distinct values costs less than
-        # the categorical cast's fixed overhead on a household's lines.
-        distinct = present.unique().sort()
+        # the categorical cast's fixed overhead on a household's lines. One
+        # select finds and sorts them (each Polars call costs tens of
+        # microseconds whatever its size).
+        distinct = present.to_frame().select(pl.first().unique().sort()).to_series()
         dense = distinct.search_sorted(values).to_numpy().astype(np.int64)
         if present.len() < values.len():
             dense[values.is_null().to_numpy()] = -1
@@ -232,9 +234,14 @@ def column_codes(frame: pl.DataFrame, column: str) -> tuple[IntArray, pl.Series]
 
 @dataclass(frozen=True, eq=False)
 class _HashIndex:
-    """A table column's ids by hash: sorted hashes and the row of each."""
+    """A table column's ids by hash: sorted hashes and the row of each.
 
-    ids: pl.Series
+    ``ids`` holds the ids as Python strings (None for a null), so that the
+    check of the few hundred rows found is a NumPy comparison rather than
+    two Polars expressions, each costing more than the search itself.
+    """
+
+    ids: npt.NDArray[np.object_]
     hashes: npt.NDArray[np.uint64]
     rows: IntArray
 
@@ -246,7 +253,7 @@ def _hash_index(table: pl.DataFrame, column: str) -> _HashIndex:
         # Stable, so the first row of a repeated id comes first, as a left
         # join on unique keys would pick it.
         rows = np.argsort(hashes, kind="stable").astype(np.int64)
-        return _HashIndex(ids, hashes[rows], rows)
+        return _HashIndex(np.asarray(ids.to_numpy(), object), hashes[rows], rows)
 
     return derived(table, f"hash-index:{column}", build)
 
@@ -286,15 +293,22 @@ def positions(
     hashes = wanted.hash(seed=_SEED).to_numpy()
     at = np.minimum(np.searchsorted(index.hashes, hashes), index.hashes.size - 1)
     row = index.rows[at]
-    same = (index.ids.gather(row) == wanted).fill_null(False).to_numpy()
+    names = np.asarray(wanted.to_numpy(), object)
+    # A null id is never found, even where the table holds a null.
+    known = (
+        wanted.is_not_null().to_numpy()
+        if wanted.null_count()
+        else np.ones(names.size, bool)
+    )
+    same = np.asarray(index.ids[row] == names, bool) & known
     found = np.where(same, row, -1).astype(np.int64)
-    clash = ~same & (index.hashes[at] == hashes) & wanted.is_not_null().to_numpy()
+    clash = ~same & (index.hashes[at] == hashes) & known
     for missed in np.flatnonzero(clash):
         # Another id shares this hash: look along the run of equal hashes.
-        run = np.flatnonzero(index.hashes == hashes[missed])
-        match = (index.ids.gather(index.rows[run]) == wanted[int(missed)]).to_numpy()
+        run = index.rows[np.flatnonzero(index.hashes == hashes[missed])]
+        match = np.asarray(index.ids[run] == names[missed], bool)
         if match.any():
-            found[missed] = index.rows[run][np.argmax(match)]
+            found[missed] = run[np.argmax(match)]
     return found
 
 
