@@ -139,6 +139,9 @@ def apply_purchases(
                     category=event.payload.get("productCategory"),
                     at=event.at,
                     late=event.late,
+                    order_id=str(event.payload["orderId"]),
+                    quantity=float(event.payload["quantity"]),
+                    price=float(event.payload["price"]),
                 )
             )
         if before is not None:

@@ -51,6 +51,9 @@ class StreamingSettings(BaseSettings):
     # Customer features are rebuilt from the purchases table after this long,
     # picking up lines that arrived by other paths (imports, the API).
     state_refresh_hours: float = Field(default=24.0, gt=0)
+    # Households whose purchase lines a consumer keeps in memory between
+    # batches (streaming.history); 0 reads them from the database every batch.
+    history_cache_households: int = Field(default=5_000, ge=0)
     # Run the insight consumer inside ``omnix serve``. Unset: yes without
     # Redis (embedded), no with Redis (``omnix worker`` processes do it).
     consume_in_serve: bool | None = None

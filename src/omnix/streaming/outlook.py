@@ -13,7 +13,7 @@ raises ``due`` and ``overdue`` without waiting for an event.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -31,6 +31,15 @@ from omnix.streaming.rules import InsightDraft, rhythm_priority
 
 # A reminder needs a rhythm: at least two intervals seen.
 MIN_DAYS_FOR_REMINDER = 3
+# The engine's columns of a purchase line.
+LINE_COLUMNS = (
+    "customer_id",
+    "order_id",
+    "product_id",
+    "purchased_at",
+    "quantity",
+    "price",
+)
 _CHUNK = 500
 
 Pair = tuple[str, str]
@@ -47,6 +56,9 @@ class PurchaseFact:
     category: str | None
     at: datetime
     late: bool
+    order_id: str
+    quantity: float
+    price: float
 
 
 @dataclass(frozen=True)
@@ -72,27 +84,26 @@ def next_check(purchase_days: int, predicted: date, source: str) -> date | None:
     return predicted
 
 
-async def _pair_lines(session: AsyncSession, pairs: set[Pair]) -> pl.DataFrame:
-    customers = sorted({c for c, _ in pairs})
-    products = sorted({p for _, p in pairs})
-    rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(products), _CHUNK):
-        result = await session.execute(
-            select(
-                PurchaseLine.customer_id,
-                PurchaseLine.order_id,
-                PurchaseLine.product_id,
-                PurchaseLine.purchased_at,
-                PurchaseLine.quantity,
-                PurchaseLine.price,
-            ).where(
-                PurchaseLine.customer_id.in_(customers),
-                PurchaseLine.product_id.in_(products[start : start + _CHUNK]),
-            )
-        )
-        rows.extend(row for row in result.tuples() if (row[0], row[2]) in pairs)
-    return pl.DataFrame(
-        rows,
+def pair_lines(
+    histories: Mapping[str, pl.DataFrame], facts: Sequence[PurchaseFact]
+) -> pl.DataFrame:
+    """The engine's lines of every (household, product) of ``facts``: the
+    households' known lines of those products, then the facts' own."""
+    products: dict[str, set[str]] = {}
+    for fact in facts:
+        products.setdefault(fact.customer_id, set()).add(fact.product_id)
+    frames = [
+        history.filter(
+            pl.col("product_id").is_in(sorted(products[customer_id]))
+        ).select(LINE_COLUMNS)
+        for customer_id, history in histories.items()
+        if customer_id in products and not history.is_empty()
+    ]
+    batch = pl.DataFrame(
+        [
+            (f.customer_id, f.order_id, f.product_id, f.at, f.quantity, f.price)
+            for f in facts
+        ],
         schema={
             "customer_id": pl.Utf8,
             "order_id": pl.Utf8,
@@ -103,6 +114,7 @@ async def _pair_lines(session: AsyncSession, pairs: set[Pair]) -> pl.DataFrame:
         },
         orient="row",
     )
+    return pl.concat([*frames, batch])
 
 
 def _outlooks(lines: pl.DataFrame, as_of: datetime, tz: str) -> dict[Pair, Outlook]:
@@ -193,7 +205,7 @@ class BatchOutlook:
 
 
 async def purchase_outlooks(
-    session: AsyncSession,
+    histories: Mapping[str, pl.DataFrame],
     facts: Sequence[PurchaseFact],
     *,
     tz: str,
@@ -201,12 +213,14 @@ async def purchase_outlooks(
 ) -> BatchOutlook:
     """Rhythm insights of a batch, its first purchases, the new predictions.
 
-    Reads only; the caller stores ``rows`` with :func:`store_outlooks`.
+    ``histories`` are the households' lines known before the batch
+    (:mod:`omnix.streaming.history`); the caller stores ``rows`` with
+    :func:`store_outlooks`.
     """
     if not facts:
         return BatchOutlook([], [], [])
     pairs = {(f.customer_id, f.product_id) for f in facts}
-    lines = await _pair_lines(session, pairs)
+    lines = pair_lines(histories, facts)
     start = min(f.at for f in facts)
     end = max(f.at for f in facts) + timedelta(microseconds=1)
     # The engine is CPU work on frames: off the event loop.

@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import structlog
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +45,14 @@ from omnix.streaming.apply import (
 )
 from omnix.streaming.bus import StreamEntry, describe_error
 from omnix.streaming.fanout import Notice
+from omnix.streaming.history import (
+    HISTORY_SCHEMA,
+    HistoryCache,
+    LineKey,
+    by_household,
+    empty_history,
+    read_histories,
+)
 from omnix.streaming.insights import insight_json, store_insights
 from omnix.streaming.models import (
     EVENT_CONSUMPTION_PREDICTION,
@@ -64,7 +73,6 @@ from omnix.streaming.reminders import (
 from omnix.streaming.rules import InsightDraft
 from omnix.streaming.state import (
     CustomerState,
-    LineKey,
     build_states,
     load_states,
     save_states,
@@ -98,6 +106,9 @@ class Plan:
 
     events: list[ClaimedEvent]
     states: dict[str, CustomerState]
+    # The households' lines known before these events, and the lines they add.
+    histories: dict[str, pl.DataFrame] = field(default_factory=dict)
+    applied: pl.DataFrame = field(default_factory=empty_history)
     drafts: list[InsightDraft] = field(default_factory=list)
     outlook_rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -117,6 +128,7 @@ class InsightProcessor:
         self.zone = ZoneInfo(self.policy.timezone)
         self.references = ReferenceCache()
         self.partners = PartnerSource(context)
+        self.histories = HistoryCache(self.settings.history_cache_households)
 
     async def handle(self, entries: list[StreamEntry]) -> None:
         """The bus's batch handler: plan, commit, then notify."""
@@ -136,6 +148,8 @@ class InsightProcessor:
             outcome = await self._store(session, plan, wall)
             outcome.redelivered = len(entries) - len(outcome.claimed)
             await self._progress(session, outcome, wall)
+        if plan.events:
+            self._remember(plan, wall)
         if outcome.claimed:
             await self.runtime.notify(outcome.notice)
 
@@ -165,21 +179,35 @@ class InsightProcessor:
         customers = sorted({event.customer_id for event in events})
         states = await load_states(session, customers, lock=lock)
         horizon = wall - timedelta(hours=self.settings.state_refresh_hours)
-        stale = [
+        stale = {
             c
             for c in customers
             if c not in states or (states[c].refreshed_at or wall) < horizon
-        ]
-        if stale:
-            built = await build_states(
-                session, stale, zone=self.zone, now=wall, leave_out=_lines(events)
-            )
-            for customer_id, state in built.items():
-                state.version = (
-                    states[customer_id].version if customer_id in states else None
+        }
+        histories: dict[str, pl.DataFrame] = {}
+        for customer_id in set(customers) - stale:
+            known = self.histories.get(customer_id, states[customer_id].version)
+            if known is not None:
+                histories[customer_id] = known
+        buyers = {e.customer_id for e in events if e.kind == EVENT_PURCHASE}
+        unread = sorted((buyers | stale) - set(histories))
+        if unread:
+            lines = await read_histories(session, unread, leave_out=_lines(events))
+            histories.update(by_household(lines, unread))
+            if stale:
+                built = await build_states(
+                    session, sorted(stale), zone=self.zone, now=wall, lines=lines
                 )
-                states[customer_id] = state
-        plan = Plan(events=await self._mark_late(session, events), states=states)
+                for customer_id, state in built.items():
+                    state.version = (
+                        states[customer_id].version if customer_id in states else None
+                    )
+                    states[customer_id] = state
+        plan = Plan(
+            events=await self._mark_late(session, events),
+            states=states,
+            histories={c: h for c, h in histories.items() if c in states},
+        )
         by_kind: dict[str, list[ClaimedEvent]] = defaultdict(list)
         for event in sorted(plan.events, key=lambda e: e.at):
             if event.customer_id in states:
@@ -190,10 +218,12 @@ class InsightProcessor:
             reference = await self.references.get(
                 session, self.context.clock.now(), self.policy.timezone
             )
+        departments = await self._departments(session, purchases)
+        plan.applied = _applied_lines(purchases, departments)
         facts, drafts = apply_purchases(
             purchases,
             states,
-            await self._departments(session, purchases),
+            departments,
             reference,
             zone=self.zone,
             new_customer_days=self.policy.new_customer_days,
@@ -201,7 +231,7 @@ class InsightProcessor:
         plan.drafts += drafts
         plan.drafts += apply_segment_updates(by_kind[EVENT_SEGMENT_UPDATE], states)
         outlook = await purchase_outlooks(
-            session, facts, tz=self.policy.timezone, now=wall
+            plan.histories, facts, tz=self.policy.timezone, now=wall
         )
         plan.drafts += outlook.drafts
         plan.outlook_rows += outlook.rows
@@ -214,6 +244,16 @@ class InsightProcessor:
         plan.drafts += reported
         plan.outlook_rows += rows
         return plan
+
+    def _remember(self, plan: Plan, wall: datetime) -> None:
+        """Keep the households' lines after a commit that stored their states
+        at version ``wall``."""
+        added = by_household(plan.applied, plan.histories)
+        for customer_id, history in plan.histories.items():
+            lines = added[customer_id]
+            if not lines.is_empty():
+                history = pl.concat([history, lines])
+            self.histories.put(customer_id, history, wall)
 
     async def _unchanged(self, session: AsyncSession, plan: Plan) -> bool:
         """No household state of the plan was stored since it was read."""
@@ -357,6 +397,29 @@ def _lines(events: list[ClaimedEvent]) -> frozenset[LineKey]:
         )
         for e in events
         if e.kind == EVENT_PURCHASE
+    )
+
+
+def _applied_lines(
+    purchases: list[ClaimedEvent], departments: dict[str, str | None]
+) -> pl.DataFrame:
+    """The purchase lines of applied events, as a household history holds them."""
+    return pl.DataFrame(
+        [
+            (
+                e.customer_id,
+                str(e.payload["orderId"]),
+                str(e.payload["productId"]),
+                int(e.payload["lineNo"]),
+                e.at,
+                float(e.payload["quantity"]),
+                float(e.payload["price"]),
+                departments.get(str(e.payload["productId"])),
+            )
+            for e in purchases
+        ],
+        schema=HISTORY_SCHEMA,
+        orient="row",
     )
 
 

@@ -12,36 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+import polars as pl
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from omnix.catalogue.models import Product
-from omnix.customers.models import Customer, PurchaseLine
+from omnix.customers.models import Customer
 from omnix.segments.views import current_rows
-from omnix.streaming.models import (
-    EVENT_PURCHASE,
-    CustomerStreamState,
-    StreamEvent,
-    dialect_insert,
-)
+from omnix.streaming.history import LineKey, read_histories
+from omnix.streaming.models import CustomerStreamState, dialect_insert
 
 # Orders kept for the basket-value rule: enough for a stable median and
 # spread, small enough to rewrite with every event.
 RECENT_ORDERS = 100
 _CHUNK = 500
-
-LineKey = tuple[str, str, str, int]  # customer, order, product, line number
-
-
-def _aware(value: Any) -> datetime:
-    # Aggregates bypass the column type: SQLite hands back naive text.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -175,86 +162,43 @@ async def versions(
     return found
 
 
-async def _pending_lines(
-    session: AsyncSession, customer_ids: list[str]
-) -> set[LineKey]:
-    """Lines of purchase events accepted but not yet applied."""
-    rows = await session.scalars(
-        select(StreamEvent.payload).where(
-            StreamEvent.processed_at.is_(None),
-            StreamEvent.event_type == EVENT_PURCHASE,
-            StreamEvent.customer_id.in_(customer_ids),
+def states_from_lines(
+    states: dict[str, CustomerState], lines: pl.DataFrame, zone: ZoneInfo
+) -> None:
+    """Fill fresh states with the features of their households' ``lines``
+    (a frame of :data:`omnix.streaming.history.HISTORY_SCHEMA`)."""
+    if lines.is_empty():
+        return
+    orders = (
+        lines.group_by("customer_id", "order_id")
+        .agg(
+            (pl.col("quantity") * pl.col("price")).sum().alias("value"),
+            pl.col("purchased_at").min().alias("first_at"),
+            pl.col("purchased_at").max().alias("last_at"),
         )
+        .sort("first_at", "customer_id", "order_id")
     )
-    return {
-        (p["customerId"], p["orderId"], p["productId"], int(p["lineNo"])) for p in rows
-    }
-
-
-OrderTotal = tuple[str, str, float, datetime, datetime]
-
-
-async def _order_totals(
-    session: AsyncSession, customer_ids: list[str]
-) -> list[OrderTotal]:
-    """(customer, order, value, first and last line times) of stored orders."""
-    rows = await session.execute(
-        select(
-            PurchaseLine.customer_id,
-            PurchaseLine.order_id,
-            func.sum(PurchaseLine.quantity * PurchaseLine.price),
-            func.min(PurchaseLine.purchased_at),
-            func.max(PurchaseLine.purchased_at),
-        )
-        .where(PurchaseLine.customer_id.in_(customer_ids))
-        .group_by(PurchaseLine.customer_id, PurchaseLine.order_id)
+    departments = (
+        lines.filter(pl.col("department").is_not_null())
+        .group_by("customer_id", "department")
+        .len()
     )
-    return [
-        (c, o, float(v or 0.0), _aware(first), _aware(last))
-        for c, o, v, first, last in rows
-    ]
-
-
-async def _department_totals(
-    session: AsyncSession, customer_ids: list[str]
-) -> list[tuple[str, str, int]]:
-    rows = await session.execute(
-        select(PurchaseLine.customer_id, Product.department, func.count())
-        .join(Product, Product.id == PurchaseLine.product_id)
-        .where(
-            PurchaseLine.customer_id.in_(customer_ids), Product.department.is_not(None)
-        )
-        .group_by(PurchaseLine.customer_id, Product.department)
-    )
-    return [(c, str(d), int(n)) for c, d, n in rows]
-
-
-async def _lines_of_orders(
-    session: AsyncSession, keys: set[tuple[str, str]]
-) -> list[tuple[LineKey, float, datetime, str | None]]:
-    customers = sorted({c for c, _ in keys})
-    orders = sorted({o for _, o in keys})
-    rows = await session.execute(
-        select(
-            PurchaseLine.customer_id,
-            PurchaseLine.order_id,
-            PurchaseLine.product_id,
-            PurchaseLine.line_no,
-            PurchaseLine.quantity * PurchaseLine.price,
-            PurchaseLine.purchased_at,
-            Product.department,
-        )
-        .join(Product, Product.id == PurchaseLine.product_id)
-        .where(
-            PurchaseLine.customer_id.in_(customers),
-            PurchaseLine.order_id.in_(orders),
-        )
-    )
-    return [
-        ((c, o, p, int(n)), float(v), _aware(at), d)
-        for c, o, p, n, v, at, d in rows
-        if (c, o) in keys
-    ]
+    for customer_id, department, count in departments.iter_rows():
+        if customer_id in states:
+            states[customer_id].department_counts[department] = int(count)
+    for customer_id, order_id, value, first_at, last_at in orders.iter_rows():
+        state = states.get(customer_id)
+        if state is None:
+            continue
+        state.order_count += 1
+        state.total_spend += float(value or 0.0)
+        state.first_purchase_at = state.first_purchase_at or first_at
+        if state.last_purchase_at is None or last_at > state.last_purchase_at:
+            state.last_purchase_at = last_at
+        state.hour_counts[first_at.astimezone(zone).hour] += 1
+        state.recent_orders.append([order_id, first_at.timestamp(), float(value)])
+    for state in states.values():
+        del state.recent_orders[:-RECENT_ORDERS]
 
 
 async def build_states(
@@ -264,14 +208,20 @@ async def build_states(
     zone: ZoneInfo,
     now: datetime,
     leave_out: frozenset[LineKey] = frozenset(),
+    lines: pl.DataFrame | None = None,
 ) -> dict[str, CustomerState]:
     """States of some households from the purchases table (not stored).
 
     Lines of purchase events not yet processed, and ``leave_out`` (the lines
     of the batch being applied, processed or not), are left out; their
-    orders are recomputed from their remaining lines. Unknown ids are absent.
+    orders are recomputed from their remaining lines. ``lines``, when given,
+    are those households' lines already read by
+    :func:`omnix.streaming.history.read_histories` with the same
+    ``leave_out``. Unknown ids are absent.
     """
     ids = sorted(set(customer_ids))
+    if lines is None:
+        lines = await read_histories(session, ids, leave_out=leave_out)
     states: dict[str, CustomerState] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
@@ -285,54 +235,8 @@ async def build_states(
         for customer_id, row in (await current_rows(session, chunk)).items():
             if customer_id in states:
                 states[customer_id].segment_id = row.assignment.segment_id
-        await _fill(session, states, chunk, zone, leave_out)
+    states_from_lines(states, lines.filter(pl.col("customer_id").is_in(ids)), zone)
     return states
-
-
-async def _fill(
-    session: AsyncSession,
-    states: dict[str, CustomerState],
-    customer_ids: list[str],
-    zone: ZoneInfo,
-    leave_out: frozenset[LineKey],
-) -> None:
-    mine = set(customer_ids)
-    pending = await _pending_lines(session, customer_ids)
-    pending |= {key for key in leave_out if key[0] in mine}
-    touched = {(c, o) for c, o, _, _ in pending}
-    orders = [
-        row for row in await _order_totals(session, customer_ids)
-        if (row[0], row[1]) not in touched
-    ]  # fmt: skip
-    departments = await _department_totals(session, customer_ids)
-    if touched:
-        # Orders holding pending lines: rebuilt from their other lines.
-        partial: dict[tuple[str, str], tuple[float, datetime, datetime]] = {}
-        for key, value, at, department in await _lines_of_orders(session, touched):
-            if key in pending:
-                if department:
-                    departments.append((key[0], department, -1))
-                continue
-            total, first, last = partial.get(key[:2], (0.0, at, at))
-            partial[key[:2]] = (total + value, min(first, at), max(last, at))
-        orders += [(c, o, *totals) for (c, o), totals in partial.items()]
-    for customer_id, department, count in departments:
-        counts = states[customer_id].department_counts
-        counts[department] = counts.get(department, 0) + count
-        if counts[department] <= 0:
-            del counts[department]
-    orders.sort(key=lambda row: row[3])
-    for customer_id, order_id, value, first_at, last_at in orders:
-        state = states[customer_id]
-        state.order_count += 1
-        state.total_spend += value
-        state.first_purchase_at = state.first_purchase_at or first_at
-        if state.last_purchase_at is None or last_at > state.last_purchase_at:
-            state.last_purchase_at = last_at
-        state.hour_counts[first_at.astimezone(zone).hour] += 1
-        state.recent_orders.append([order_id, first_at.timestamp(), value])
-    for state in states.values():
-        del state.recent_orders[:-RECENT_ORDERS]
 
 
 async def save_states(
