@@ -16,7 +16,7 @@ before a cut-off or wholly after it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -48,9 +48,18 @@ LONG_HALF_LIFE = 120.0
 _DAY_US = 86_400_000_000
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def microseconds(instant: datetime) -> int:
-    """An aware instant as microseconds since the epoch (the lines' unit)."""
-    return int(pl.Series([instant]).dt.cast_time_unit("us").cast(pl.Int64)[0])
+    """An aware instant as microseconds since the epoch (the lines' unit).
+
+    A naive instant is read as UTC, as the lines' timestamps are. Integer
+    arithmetic on the timedelta is exact (a float timestamp is not).
+    """
+    aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // _MICROSECOND
 
 
 @dataclass(frozen=True, eq=False)
