@@ -65,6 +65,8 @@ _SAMPLE_SEED = 11
 _SAMPLE_ABOVE = 50_000
 # Columns of repurchase_arrays that are per customer or global, not per pair.
 _PER_CUSTOMER = ("orders_before", "total_orders")
+# The columns discovery_candidates reads from the bought pairs.
+_DISCOVERY_COLUMNS = ("w_order", "household_w_order", "household_orders")
 
 
 @dataclass(frozen=True, eq=False)
@@ -288,7 +290,11 @@ def _all_counts(baskets: Baskets, early: PairCounts, earliest: int) -> PairCount
 
 @dataclass(frozen=True, eq=False)
 class _Window:
-    """One training cut-off's bought pairs of the households it labels."""
+    """One training cut-off's bought pairs of the households it labels.
+
+    ``pairs`` holds only the columns the discovery candidates read
+    (:data:`_DISCOVERY_COLUMNS`).
+    """
 
     pairs: Columns
     customer: IntArray
@@ -328,12 +334,9 @@ def _training_rows(
         product = baskets.pair_product[cut["pair"]]
         in_next = np.zeros(baskets.pairs, bool)
         in_next[items] = True
+        rows = np.flatnonzero(served)
         window = _Window(
-            pairs={
-                name: column[served]
-                for name, column in cut.items()
-                if name not in _PER_CUSTOMER
-            },
+            pairs={name: cut[name][rows] for name in _DISCOVERY_COLUMNS},
             customer=customer[served],
             product=product[served],
             stats=product_stats(cut, product, vocabulary),
@@ -346,11 +349,17 @@ def _training_rows(
         keep, sample_weight = _sample(
             label, weight[window.customer], _REPURCHASE_SAMPLE, draw
         )
+        # Only the sampled rows' columns are gathered, straight from the cut.
+        kept = rows[keep]
         repurchase[0].append(
             repurchase_design(
-                {name: column[keep] for name, column in window.pairs.items()},
+                {
+                    name: column[kept]
+                    for name, column in cut.items()
+                    if name not in _PER_CUSTOMER
+                },
                 window.stats,
-                window.product[keep],
+                product[kept],
             )
         )
         repurchase[1].append(label[keep])
