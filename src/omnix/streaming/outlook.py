@@ -89,16 +89,21 @@ def pair_lines(
 ) -> pl.DataFrame:
     """The engine's lines of every (household, product) of ``facts``: the
     households' known lines of those products, then the facts' own."""
-    products: dict[str, set[str]] = {}
-    for fact in facts:
-        products.setdefault(fact.customer_id, set()).add(fact.product_id)
-    frames = [
-        history.filter(
-            pl.col("product_id").is_in(sorted(products[customer_id]))
-        ).select(LINE_COLUMNS)
-        for customer_id, history in histories.items()
-        if customer_id in products and not history.is_empty()
-    ]
+    wanted = pl.DataFrame(
+        sorted({(f.customer_id, f.product_id) for f in facts}),
+        schema={"customer_id": pl.Utf8, "product_id": pl.Utf8},
+        orient="row",
+    )
+    known = [history for history in histories.values() if not history.is_empty()]
+    frames = (
+        [
+            pl.concat(known)
+            .join(wanted, on=["customer_id", "product_id"], how="semi")
+            .select(LINE_COLUMNS)
+        ]
+        if known
+        else []
+    )
     batch = pl.DataFrame(
         [
             (f.customer_id, f.order_id, f.product_id, f.at, f.quantity, f.price)

@@ -108,7 +108,7 @@ def state_row(state: CustomerState, now: datetime) -> dict[str, Any]:
     }
 
 
-def _from_row(row: CustomerStreamState) -> CustomerState:
+def _from_row(row: Any) -> CustomerState:
     return CustomerState(
         customer_id=row.customer_id,
         account_opened_at=row.account_opened_at,
@@ -133,14 +133,16 @@ async def load_states(
     events to one household one after the other."""
     ids = sorted(set(customer_ids))
     found: dict[str, CustomerState] = {}
+    table = CustomerStreamState.__table__
     for start in range(0, len(ids), _CHUNK):
+        # Rows, not ORM objects: states are rewritten whole, never updated
+        # through the session, and building objects cost more than the query.
         query = (
-            select(CustomerStreamState)
-            .where(CustomerStreamState.customer_id.in_(ids[start : start + _CHUNK]))
-            .order_by(CustomerStreamState.customer_id)
-            .execution_options(populate_existing=True)
+            select(table)
+            .where(table.c.customer_id.in_(ids[start : start + _CHUNK]))
+            .order_by(table.c.customer_id)
         )
-        rows = await session.scalars(query.with_for_update() if lock else query)
+        rows = await session.execute(query.with_for_update() if lock else query)
         found.update({row.customer_id: _from_row(row) for row in rows})
     return found
 
