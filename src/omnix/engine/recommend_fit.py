@@ -59,7 +59,7 @@ __all__ = ["PopulationTables", "Recommender", "fit_recommender", "order_baskets"
 _MIN_CLASS = 20
 _L2 = 1.0
 # Negative training rows kept: one in this many (see _sample).
-_REPURCHASE_SAMPLE = 4
+_REPURCHASE_SAMPLE = 8
 _DISCOVERY_SAMPLE = 32
 _SAMPLE_SEED = 11
 _SAMPLE_ABOVE = 50_000

@@ -49,7 +49,7 @@ __all__ = [
 TRAINING_HORIZONS = (7, 14)
 # Sampling rates of negative training rows (see fit_replenishment_scorer):
 # one-time pairs outnumber repeat pairs and say less, so fewer are kept.
-_NEGATIVE_SAMPLE = 8
+_NEGATIVE_SAMPLE = 16
 _SINGLE_DAY_SAMPLE = 32
 _SAMPLE_SEED = 7
 _SAMPLE_ABOVE = 50_000
