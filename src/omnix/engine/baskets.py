@@ -190,10 +190,12 @@ def repurchase_arrays(baskets: Baskets, cutoff: int) -> Columns:
         "orders_before": orders_before,
         "total_orders": np.array([int(before.sum())]),
     }
+    # One buffer takes each weight per item in turn: a fresh array of a
+    # population's million items costs more in page faults than the gather.
+    per_item = np.empty(item_order.size)
     for name, weight in weights.items():
-        table[name] = np.bincount(
-            item_pair, weight[item_order], minlength=baskets.pairs
-        )[present]
+        np.take(weight, item_order, out=per_item)
+        table[name] = np.bincount(item_pair, per_item, minlength=baskets.pairs)[present]
         if name != "w_fast":
             household = np.bincount(owner, weight[before], minlength=customers)
             table[f"household_{name}"] = household[customer]
