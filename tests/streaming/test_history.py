@@ -130,3 +130,34 @@ async def _forget_stream(context: AppContext) -> None:
         await session.execute(
             delete(PurchaseLine).where(PurchaseLine.order_id.like("k%"))
         )
+
+
+async def test_a_rebuilt_state_reads_the_lines_of_other_paths(
+    context: AppContext,
+) -> None:
+    """A line stored through the purchases table, not the stream, reaches the
+    kept history when the household's state is rebuilt."""
+    await add_products(context)
+    await regular_household(context, "H1")
+    runtime = runtime_of(context, state_refresh_hours=1e-9)  # rebuilt every batch
+    processor = InsightProcessor(context, runtime)
+    first, other, last = (LAST_ORDER + timedelta(days=d) for d in (2, 4, 6))
+    await processor.handle(
+        await accept(context, runtime, [purchase_event("H1", at=first)])
+    )
+    async with context.db.transaction() as session:
+        session.add(
+            PurchaseLine(
+                customer_id="H1",
+                order_id="till",
+                product_id="COFFEE",
+                line_no=0,
+                quantity=1,
+                price=8.0,
+                purchased_at=other,
+            )
+        )
+    await processor.handle(
+        await accept(context, runtime, [purchase_event("H1", at=last)])
+    )
+    assert (await _outlook(context, "H1")).purchase_days == 33
