@@ -46,7 +46,7 @@ from omnix.engine.features import (
     prepared_for,
     records,
 )
-from omnix.engine.keys import IntArray, derived, gather, positions
+from omnix.engine.keys import IntArray, derived, gather, positions, take
 from omnix.engine.rhythm import (
     Columns,
     PurchaseDays,
@@ -276,8 +276,8 @@ def consumption_patterns(
     pair_key = days.pair_key[table["pair"]]
     frame = pl.DataFrame(
         {
-            "customer_id": days.customers.gather(days.pair_customer[table["pair"]]),
-            "key": days.keys.gather(pair_key),
+            "customer_id": take(days.customers, days.pair_customer[table["pair"]]),
+            "key": take(days.keys, pair_key),
             "purchase_days": pl.Series(n, dtype=pl.UInt32),
             "average_days_between_purchases": np.where(
                 np.isnan(table["mean_interval"]),
@@ -301,7 +301,7 @@ def consumption_patterns(
             "sigma": table["sigma"],
             "sigma_predictive": table["sigma_predictive"],
             "probability_7d": p_week,
-            "interval_source": _SOURCES.gather(table["interval_source"]),
+            "interval_source": take(_SOURCES, table["interval_source"]),
         }
     )
     return _label(frame, days, pair_key, prepared.frame, level, catalogue)
@@ -325,7 +325,7 @@ def _label(
     """Add product/category names and order the columns."""
     if level == "product":
         # A product sits in one category; its first line names it.
-        category = prepared.get_column("category").gather(days.key_line[pair_key])
+        category = take(prepared.get_column("category"), days.key_line[pair_key])
         names = (
             gather(
                 catalogue.get_column("name").cast(pl.Utf8),

@@ -26,6 +26,7 @@ from omnix.engine.keys import (
     lexsort,
     positions,
     rank_within,
+    take,
 )
 from omnix.engine.rhythm import PurchaseDays, group_median, purchase_days
 
@@ -165,7 +166,7 @@ def _preferred(
     order = lexsort(owner, -spend, kind)
     top = order[rank_within(owner[order]) < 3]
     preferred: list[list[str]] = [[] for _ in range(customers)]
-    tops = zip(owner[top].tolist(), names.gather(kind[top]).to_list(), strict=True)
+    tops = zip(owner[top].tolist(), take(names, kind[top]).to_list(), strict=True)
     for who, name in tops:
         preferred[who].append(name)
     return preferred

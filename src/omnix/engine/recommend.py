@@ -48,7 +48,7 @@ from omnix.engine.features import (
     prepared_for,
     records,
 )
-from omnix.engine.keys import IntArray, gather, lexsort, positions, rank_within
+from omnix.engine.keys import IntArray, gather, lexsort, positions, rank_within, take
 from omnix.engine.recommend_cohorts import cold_start
 from omnix.engine.recommend_fit import (
     PopulationTables,
@@ -232,12 +232,12 @@ def _ranked_frame(
     products = recommender.products
     frame = pl.DataFrame(
         {
-            "customer_id": baskets.customers.gather(who),
+            "customer_id": take(baskets.customers, who),
             # Rows come by customer, best first.
             "rank": rank_within(who) + 1,
-            "product_id": products.get_column("product_id").gather(row[chosen]),
-            "product_name": products.get_column("product_name").gather(row[chosen]),
-            "category": products.get_column("category").gather(row[chosen]),
+            "product_id": take(products.get_column("product_id"), row[chosen]),
+            "product_name": take(products.get_column("product_name"), row[chosen]),
+            "category": take(products.get_column("category"), row[chosen]),
             "repurchase": repurchase,
             "score": pl.Series(score[chosen], dtype=pl.Float64),
             "orders_with": merged(table["orders_with"], none),

@@ -45,7 +45,7 @@ from omnix.engine.features import (
     prepared_for,
     records,
 )
-from omnix.engine.keys import IntArray, gather, positions
+from omnix.engine.keys import IntArray, gather, positions, take
 from omnix.engine.replenishment_features import design_matrix, scoring_features
 from omnix.engine.replenishment_fit import (
     ReplenishmentScorer,
@@ -154,8 +154,8 @@ def _outlook_frame(
     key = pick("key")
     return pl.DataFrame(
         {
-            "customer_id": days.customers.gather(days.pair_customer[pick("pair")]),
-            "product_id": days.keys.gather(key),
+            "customer_id": take(days.customers, days.pair_customer[pick("pair")]),
+            "product_id": take(days.keys, key),
             "purchase_days": pl.Series(pick("n_days"), dtype=pl.UInt32),
             "last_purchase_date": _dates(pick("last_day")),
             "typical_interval_days": pick("typical"),
@@ -165,12 +165,10 @@ def _outlook_frame(
             "confidence": pick("confidence"),
             "suggested_quantity": pick("quantity"),
             "alert": pick("alert"),
-            "category": prepared.frame.get_column("category").gather(
-                days.key_line[key]
-            ),
+            "category": take(prepared.frame.get_column("category"), days.key_line[key]),
             "expected_run_out_date": _dates(as_of_day + pick("run_out_in")),
             "predicted_next_purchase_date": _dates(as_of_day + pick("next_in")),
-            "urgency": _URGENCY.gather(pick("urgency")),
+            "urgency": take(_URGENCY, pick("urgency")),
         }
     )
 
