@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+)
 from pydantic.alias_generators import to_camel
 
 # No purchase, interaction or event of a store's customers happened before
@@ -24,6 +33,39 @@ def _not_before_earliest(value: datetime) -> datetime:
 
 StoreInstant = Annotated[AwareDatetime, AfterValidator(_not_before_earliest)]
 """An instant with a UTC offset, not before ``EARLIEST_INSTANT``."""
+
+# Calendar days a request may name: from EARLIEST_INSTANT's day to the end of
+# this century (a target for 9999 is a typing error, not a plan).
+LATEST_DATE = date(2099, 12, 31)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    # Pydantic's lax date parsing also reads "0" or 86400 as a Unix time.
+    if isinstance(value, date) or (
+        isinstance(value, str) and _ISO_DAY.fullmatch(value)
+    ):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _within_store_dates(value: date) -> date:
+    if not EARLIEST_INSTANT.date() <= value <= LATEST_DATE:
+        raise ValueError(f"must be between {EARLIEST_INSTANT.date()} and {LATEST_DATE}")
+    return value
+
+
+StoreDate = Annotated[
+    date, BeforeValidator(_iso_day), AfterValidator(_within_store_dates)
+]
+"""A calendar day written ``YYYY-MM-DD``, from 2000-01-01 to 2099-12-31."""
+
+# Numbers and flags in requests as JSON writes them: ``true`` is not 1 and
+# ``"3"`` is not 3 (Pydantic's lax mode would coerce both). A JSON integer is
+# still a valid ``JsonNumber``.
+JsonInt = Annotated[int, Strict()]
+JsonNumber = Annotated[float, Strict()]
+JsonBool = Annotated[bool, Strict()]
 
 
 class ApiModel(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from omnix.schemas import ApiModel, InputModel
+from omnix.schemas import ApiModel, InputModel, JsonNumber
 
 Urgency = Literal["overdue", "due", "soon"]
 RecommendationKind = Literal["repurchase", "discovery"]
@@ -193,7 +193,7 @@ class RevenueSeries(ApiModel):
 
 
 class RevenueTargetBody(InputModel):
-    amount: float = Field(
+    amount: JsonNumber = Field(
         ge=0.01, le=1e12, description="The period's revenue target, in money units."
     )
 

@@ -6,7 +6,6 @@ endpoint; the household analyses of section 2 are in ``endpoints``.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
@@ -16,6 +15,7 @@ from omnix.analytics.inventory import inventory_forecast
 from omnix.analytics.service import MAX_HORIZON_DAYS
 from omnix.deps import ContextDep, ManagerUser, SessionDep
 from omnix.errors import BadRequest, Forbidden, NotFound, Unauthorized, error_responses
+from omnix.schemas import StoreDate
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
@@ -28,7 +28,7 @@ TargetGranularity = Annotated[
     GranularityParam, Path(description="The series the target belongs to.")
 ]
 TargetStart = Annotated[
-    date,
+    StoreDate,
     Path(
         alias="periodStart",
         description="Store-local first day of the period (a Monday for a week, "

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from omnix.schemas import ApiModel, InputModel
+from omnix.schemas import ApiModel, InputModel, JsonBool
+from omnix.segments.schemas import SegmentName
 
 BATCH_ANALYSIS_TYPES = (
     "consumption_prediction",
@@ -40,12 +41,12 @@ class BatchRequest(InputModel):
     customer_ids: list[CustomerIdItem] | None = Field(
         default=None, description="Households to analyse; repeats count once."
     )
-    segment_id: str | None = Field(
-        default=None,
-        max_length=64,
-        description="Analyse the current members of this segment.",
+    segment_id: SegmentName | None = Field(
+        default=None, description="Analyse the current members of this segment."
     )
-    all_customers: bool = Field(default=False, description="Analyse every household.")
+    all_customers: JsonBool = Field(
+        default=False, description="Analyse every household."
+    )
     analysis_types: list[AnalysisTypeName] = Field(
         default=["full_analysis"],
         min_length=1,

@@ -26,7 +26,7 @@ from omnix.errors import (
     UnprocessableContent,
     error_responses,
 )
-from omnix.system.idempotency import run_idempotent
+from omnix.system.idempotency import KEY_PATTERN, run_idempotent
 from omnix.system.response_cache import CacheAnswer
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -41,6 +41,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Re-sending the same key and body replays the first answer.",
+        # Stated for the schema; ``run_idempotent`` checks it and names the header.
+        json_schema_extra={"pattern": KEY_PATTERN.pattern},
     ),
 ]
 READ_ERRORS = error_responses(BadRequest, Unauthorized, Forbidden, NotFound)

@@ -7,7 +7,14 @@ from typing import Literal
 
 from pydantic import EmailStr, Field
 
-from omnix.schemas import ApiModel, InputModel, StoreInstant
+from omnix.schemas import (
+    ApiModel,
+    InputModel,
+    JsonBool,
+    JsonInt,
+    JsonNumber,
+    StoreInstant,
+)
 
 AgeGroup = Literal["19-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 IncomeLevel = Literal[
@@ -42,11 +49,11 @@ class Demographics(ApiModel):
 
     age_group: AgeGroup | None = None
     income_level: IncomeLevel | None = None
-    household_size: int | None = Field(default=None, ge=1, le=20)
+    household_size: JsonInt | None = Field(default=None, ge=1, le=20)
     household_composition: str | None = Field(default=None, max_length=40)
     marital_status: Literal["Married", "Unmarried"] | None = None
     home_ownership: str | None = Field(default=None, max_length=40)
-    kids_count: int | None = Field(default=None, ge=0, le=15)
+    kids_count: JsonInt | None = Field(default=None, ge=0, le=15)
 
 
 class DemographicsInput(InputModel, Demographics):
@@ -65,14 +72,14 @@ class CustomerPreferences(ApiModel):
 
 
 class CustomerPreferencesDto(InputModel):
-    """A partial update: only the fields sent change."""
+    """A partial update: only the fields sent change (null leaves one as it is)."""
 
     favorite_categories: list[str] | None = Field(default=None, max_length=50)
     preferred_brands: list[str] | None = Field(default=None, max_length=50)
     dietary_restrictions: list[str] | None = Field(default=None, max_length=20)
     communication_channels: list[Literal["email", "sms", "push", "mail"]] | None = None
-    replenishment_reminders: bool | None = None
-    marketing_opt_in: bool | None = None
+    replenishment_reminders: JsonBool | None = None
+    marketing_opt_in: JsonBool | None = None
 
 
 class PurchaseSummary(ApiModel):
@@ -145,9 +152,8 @@ class CreatePurchaseHistoryDto(InputModel):
     department: str | None = Field(default=None, min_length=1, max_length=120)
     brand: str | None = Field(default=None, min_length=1, max_length=120)
     size: str | None = Field(default=None, min_length=1, max_length=60)
-    # Strict: a number, never true/false or a string that looks like one.
-    quantity: float = Field(gt=0, le=MAX_QUANTITY, strict=True)
-    price: float = Field(ge=0, le=MAX_PRICE, strict=True, description="Unit price.")
+    quantity: JsonNumber = Field(gt=0, le=MAX_QUANTITY)
+    price: JsonNumber = Field(ge=0, le=MAX_PRICE, description="Unit price.")
     purchase_date: StoreInstant
     order_id: str | None = Field(
         default=None,
@@ -190,8 +196,8 @@ class CreateProductInteractionDto(InputModel):
         default=None, description="When it happened; the server's time when absent."
     )
     session_id: str | None = Field(default=None, max_length=64)
-    duration: float | None = Field(default=None, ge=0, le=86_400)
-    rating: int | None = Field(default=None, ge=1, le=5)
+    duration: JsonNumber | None = Field(default=None, ge=0, le=86_400)
+    rating: JsonInt | None = Field(default=None, ge=1, le=5)
     metadata: dict[str, str | int | float | bool | None] = Field(
         default_factory=dict, max_length=20
     )

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from omnix.analysers.catalogue import AvailableModel
 from omnix.experiments.metrics import MetricId
-from omnix.schemas import ApiModel, InputModel, StoreInstant
+from omnix.schemas import ApiModel, InputModel, JsonInt, JsonNumber, StoreInstant
 
 TestStatus = Literal["pending", "running", "completed", "paused"]
 Arm = Literal["A", "B"]
@@ -53,7 +53,15 @@ def check_split(value: float) -> float:
     return value
 
 
-Split = Annotated[float, Field(description=SPLIT_DESCRIPTION)]
+# The bounds are stated in the schema and checked by ``check_split``, whose
+# message says what a percentage should have been.
+Split = Annotated[
+    JsonNumber,
+    Field(
+        description=SPLIT_DESCRIPTION,
+        json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    ),
+]
 ModelId = Annotated[str, Field(min_length=1, max_length=120)]
 
 
@@ -72,7 +80,7 @@ class CreateABTestDto(InputModel):
     end_date: StoreInstant | None = Field(
         default=None, description="Give endDate or durationDays, not both."
     )
-    duration_days: int | None = Field(
+    duration_days: JsonInt | None = Field(
         default=None,
         ge=1,
         le=365,
@@ -86,7 +94,7 @@ class CreateABTestDto(InputModel):
     primary_metric: MetricId | None = Field(
         default=None, description="The metric that names the winner."
     )
-    outcome_window_days: int = Field(
+    outcome_window_days: JsonInt = Field(
         default=DEFAULT_OUTCOME_WINDOW_DAYS,
         ge=1,
         le=180,
@@ -101,7 +109,7 @@ class QuickTestDto(InputModel):
 
     test_name: str = Field(min_length=1, max_length=200)
     analysis_type: QuickAnalysisType
-    duration_days: int = Field(default=DEFAULT_DURATION_DAYS, ge=1, le=365)
+    duration_days: JsonInt = Field(default=DEFAULT_DURATION_DAYS, ge=1, le=365)
     traffic_split: Split = DEFAULT_SPLIT
 
     _split = field_validator("traffic_split")(check_split)

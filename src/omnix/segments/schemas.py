@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from omnix.schemas import ApiModel, InputModel
+from omnix.engine.segments_catalogue import SEGMENTS_BY_ID
+from omnix.schemas import ApiModel, InputModel, JsonBool, JsonNumber
 
 AnalysisDepth = Literal["basic", "detailed", "comprehensive"]
 AssignmentSource = Literal["recompute", "recalculation", "manual", "on_demand"]
@@ -15,6 +16,16 @@ Level = Literal["very_high", "high", "medium", "low", "very_low"]
 MAX_BATCH = 500
 SEGMENT_ID_PATTERN = r"^[a-z_]{1,32}$"
 CUSTOMER_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
+# A segment id in a request. The schema lists the eight; the services check
+# them (``check_segment_id``) with a message that names the field.
+SegmentName = Annotated[
+    str,
+    Field(
+        max_length=32,
+        description="A segment id, e.g. `at_risk`.",
+        json_schema_extra={"enum": list(SEGMENTS_BY_ID)},
+    ),
+]
 
 
 class CustomerFeatures(ApiModel):
@@ -101,11 +112,11 @@ class SegmentationOptions(InputModel):
         "and the nearest other segment; comprehensive: plus history and "
         "migrations.",
     )
-    include_recommendations: bool = Field(
+    include_recommendations: JsonBool = Field(
         default=False,
         description="Add the segment's strategy and popular products.",
     )
-    force_recalculation: bool = Field(
+    force_recalculation: JsonBool = Field(
         default=False,
         description="Recompute now and store, instead of returning the stored "
         "assignment.",
@@ -349,10 +360,10 @@ class ManualMigrationRequest(InputModel):
     """Body of POST /v1/customers/segments/migrate."""
 
     customer_id: str = CUSTOMER_ID
-    from_segment: str = Field(min_length=1, max_length=32)
-    to_segment: str = Field(min_length=1, max_length=32)
+    from_segment: SegmentName
+    to_segment: SegmentName
     reason: str = Field(min_length=1, max_length=1000)
-    impact_score: float | None = Field(
+    impact_score: JsonNumber | None = Field(
         default=None,
         ge=-1,
         le=1,

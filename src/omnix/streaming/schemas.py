@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -13,7 +13,15 @@ from pydantic import (
     field_validator,
 )
 
-from omnix.schemas import ApiModel, InputModel, StoreInstant
+from omnix.schemas import (
+    ApiModel,
+    InputModel,
+    JsonInt,
+    JsonNumber,
+    StoreDate,
+    StoreInstant,
+)
+from omnix.segments.schemas import SegmentName
 
 InsightType = Literal[
     "segment_migration",
@@ -62,10 +70,9 @@ class PurchaseEvent(InputModel):
     product_id: Identifier
     product_category: str = Field(min_length=1, max_length=120)
     product_name: str = Field(min_length=1, max_length=200)
-    # Strict: a number, never true/false or a string that looks like one.
-    quantity: float = Field(gt=0, le=1000, strict=True)
-    price: float = Field(ge=0, le=100_000, strict=True, description="Unit price.")
-    total_amount: float = Field(
+    quantity: JsonNumber = Field(gt=0, le=1000)
+    price: JsonNumber = Field(ge=0, le=100_000, description="Unit price.")
+    total_amount: JsonNumber = Field(
         ge=0, description="quantity x price, within a cent of rounding."
     )
     timestamp: StoreInstant = Field(description="When it was bought, with offset.")
@@ -81,7 +88,7 @@ class PurchaseEvent(InputModel):
         description="The basket; without it, one customer's lines of one minute "
         "form one order.",
     )
-    line_no: int = Field(
+    line_no: JsonInt = Field(
         default=0,
         ge=0,
         le=999,
@@ -112,12 +119,10 @@ class CustomerSegmentUpdateEvent(InputModel):
     event_type: Literal["segment_update"] | None = None
     event_id: EventId
     customer_id: Identifier
-    previous_segment: str | None = Field(
-        default=None, max_length=40, description="A segment id, e.g. `at_risk`."
-    )
-    new_segment: str = Field(max_length=40, description="A segment id.")
+    previous_segment: SegmentName | None = None
+    new_segment: SegmentName
     reason: str | None = Field(default=None, max_length=500)
-    confidence: float | None = Field(default=None, ge=0, le=1)
+    confidence: JsonNumber | None = Field(default=None, ge=0, le=1)
     timestamp: StoreInstant
     metadata: Metadata
 
@@ -131,9 +136,11 @@ class ConsumptionPredictionEvent(InputModel):
     product_id: Identifier
     product_name: str | None = Field(default=None, min_length=1, max_length=200)
     product_category: str | None = Field(default=None, min_length=1, max_length=120)
-    predicted_next_purchase_date: date = Field(description="Store-local date.")
-    average_days_between_purchases: float | None = Field(default=None, gt=0, le=3650)
-    confidence: float = Field(default=0.5, ge=0, le=1)
+    predicted_next_purchase_date: StoreDate = Field(description="Store-local date.")
+    average_days_between_purchases: JsonNumber | None = Field(
+        default=None, gt=0, le=3650
+    )
+    confidence: JsonNumber = Field(default=0.5, ge=0, le=1)
     timestamp: StoreInstant
     metadata: Metadata
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from omnix.errors import UnprocessableContent, field_error
 from omnix.system.models import IdempotentRequest
 
 MAX_KEY_LENGTH = 200
+KEY_PATTERN = re.compile(rf"^[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
 
 
 def request_fingerprint(scope: str, payload: BaseModel | None) -> str:
@@ -40,9 +42,10 @@ async def run_idempotent(
     ``action`` returns the status code and a JSON-ready body. Without a key the
     action simply runs.
     """
-    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+    if key is not None and not KEY_PATTERN.fullmatch(key):
         raise field_error(
-            "header.Idempotency-Key", "must be 1-200 printable characters"
+            "header.Idempotency-Key",
+            f"must be 1-{MAX_KEY_LENGTH} printable ASCII characters",
         )
     fingerprint = request_fingerprint(scope, payload)
     if key is not None:
