@@ -65,6 +65,22 @@ async def test_preferences_patch_changes_only_what_is_sent(client, context, hous
     assert prefs["marketingOptIn"] is True
 
 
+async def test_preferences_sent_as_null_keep_their_value(client, context, household):
+    headers = await customer_headers(client, context, household)
+    path = f"/v1/customers/{household}/preferences"
+    await client.patch(path, headers=headers, json={"marketingOptIn": True})
+    patched = await client.patch(
+        path,
+        headers=headers,
+        json={"marketingOptIn": None, "replenishmentReminders": None},
+    )
+    assert patched.status_code == 200, patched.text
+    prefs = patched.json()["preferences"]
+    assert (prefs["marketingOptIn"], prefs["replenishmentReminders"]) == (True, True)
+    profile = await client.get(f"/v1/customers/{household}/profile", headers=headers)
+    assert profile.json()["preferences"] == prefs
+
+
 async def test_fields_a_caller_may_not_set_are_rejected(client, context, household):
     headers = await customer_headers(client, context, household)
     for body in (

@@ -21,6 +21,7 @@ from omnix.customers import schemas
 from omnix.customers.models import Customer, ProductInteraction, PurchaseLine
 from omnix.db.session import dialect_name
 from omnix.errors import BadRequest, Conflict, NotFound, field_error
+from omnix.schemas import drop_none
 
 DEMOGRAPHIC_COLUMNS = (
     "age_group",
@@ -133,7 +134,7 @@ def profile_dto(
             {column: getattr(customer, column) for column in DEMOGRAPHIC_COLUMNS}
         ),
         preferences=schemas.CustomerPreferences.model_validate(
-            customer.preferences or {}
+            drop_none(customer.preferences or {})
         ),
         purchase_summary=summary,
         created_at=customer.created_at,
@@ -205,8 +206,13 @@ async def update_preferences(
     now: datetime,
 ) -> schemas.CustomerProfileDto:
     customer = await get_customer(session, customer_id)
-    current = schemas.CustomerPreferences.model_validate(customer.preferences or {})
-    merged = current.model_copy(update=body.model_dump(exclude_unset=True))
+    current = schemas.CustomerPreferences.model_validate(
+        drop_none(customer.preferences or {})
+    )
+    # A field sent as null keeps its value, as an absent one does.
+    merged = current.model_copy(
+        update=body.model_dump(exclude_unset=True, exclude_none=True)
+    )
     customer.preferences = merged.model_dump(by_alias=True)
     customer.updated_at = now
     return profile_dto(customer, await purchase_summary(session, customer_id))
