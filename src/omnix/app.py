@@ -57,6 +57,17 @@ def _operation_id(route: APIRoute) -> str:
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            # FastAPI puts the character offset where the field would be.
+            offset = (error.get("loc") or ("body", 0))[-1]
+            reason = error.get("ctx", {}).get("error", "not JSON")
+            details.append(
+                {
+                    "field": "body",
+                    "message": f"is not valid JSON: {reason} at character {offset}",
+                }
+            )
+            continue
         location = ".".join(str(part) for part in error.get("loc", ()))
         details.append({"field": location or "body", "message": str(error.get("msg"))})
     return details

@@ -75,3 +75,18 @@ async def test_method_not_allowed_lists_every_method_of_the_path(client):
 async def test_supplied_request_id_is_echoed(client):
     response = await client.get("/health", headers={"X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
+
+
+async def test_a_body_that_is_not_json_says_where_it_breaks(client):
+    response = await client.post(
+        "/auth/login",
+        content=b'{"email": "a@b.example", "password": ',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["details"] == [
+        {
+            "field": "body",
+            "message": "is not valid JSON: Expecting value at character 37",
+        }
+    ]

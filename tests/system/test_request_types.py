@@ -136,9 +136,7 @@ async def test_a_value_of_the_wrong_json_type_is_refused(
     assert [detail["field"] for detail in response.json()["details"]] == [field]
 
 
-async def test_an_idempotency_key_outside_printable_ascii_is_refused(
-    client, context
-):
+async def test_an_idempotency_key_outside_printable_ascii_is_refused(client, context):
     await make_customer(context, HOUSEHOLD)
     staff = await staff_headers(client, context)
     response = await client.post(
