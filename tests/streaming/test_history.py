@@ -161,3 +161,65 @@ async def test_a_rebuilt_state_reads_the_lines_of_other_paths(
         await accept(context, runtime, [purchase_event("H1", at=last)])
     )
     assert (await _outlook(context, "H1")).purchase_days == 33
+
+
+async def test_a_warmed_up_consumer_decides_as_one_reading_on_first_sight(
+    context: AppContext,
+) -> None:
+    """Histories read before the first event (the warm-up) store the same
+    states, predictions and insights as histories read on first sight."""
+    await add_products(context)
+    for customer_id in ("H1", "H2"):
+        await regular_household(context, customer_id)
+    batch = [
+        purchase_event("H1", "COFFEE", at=LAST_ORDER + timedelta(days=3)),
+        purchase_event("H2", "TV", at=LAST_ORDER + timedelta(days=3), price=450),
+        purchase_event("H2", "COFFEE", at=LAST_ORDER + timedelta(days=6)),
+    ]
+    outcomes = []
+    for warm in (True, False):
+        context.extras.pop("streaming", None)
+        runtime = runtime_of(context)
+        processor = InsightProcessor(context, runtime)
+        if warm:
+            done = await processor.warm_up()
+            assert (done.households, done.lines) == (2, 180)
+        events = [{**event, "orderId": f"k{warm}-{i}"} for i, event in enumerate(batch)]
+        await processor.handle(await accept(context, runtime, events))
+        async with context.db.session() as session:
+            states = {
+                s.customer_id: (s.order_count, round(s.total_spend, 2))
+                for s in await session.scalars(select(CustomerStreamState))
+            }
+            outlooks = {
+                (o.customer_id, o.product_id): (o.purchase_days, o.predicted_date)
+                for o in await session.scalars(select(ProductOutlook))
+            }
+            rules = sorted(
+                (i.customer_id, i.rule)
+                for i in await session.scalars(select(StreamInsight))
+            )
+        outcomes.append((states, outlooks, rules))
+        await _forget_stream(context)
+    assert outcomes[0] == outcomes[1]
+
+
+async def test_a_state_stored_after_the_warm_up_sends_the_household_back(
+    context: AppContext,
+) -> None:
+    """Another consumer applies an event of a household after this one's
+    warm-up: this one reads the household again and sees that line."""
+    await add_products(context)
+    await regular_household(context, "H1")
+    runtime = runtime_of(context)
+    warmed, other = (
+        InsightProcessor(context, runtime),
+        InsightProcessor(context, runtime),
+    )
+    await warmed.warm_up()
+    first, last = (LAST_ORDER + timedelta(days=d, hours=1) for d in (2, 4))
+    event = purchase_event("H1", "COFFEE", at=first, orderId="o-first")
+    await other.handle(await accept(context, runtime, [event]))
+    event = purchase_event("H1", "COFFEE", at=last, orderId="o-last")
+    await warmed.handle(await accept(context, runtime, [event]))
+    assert (await _outlook(context, "H1")).purchase_days == 32

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -49,9 +50,11 @@ from omnix.streaming.history import (
     HISTORY_SCHEMA,
     HistoryCache,
     LineKey,
+    WarmUp,
     by_household,
     empty_history,
     read_histories,
+    warm_histories,
 )
 from omnix.streaming.insights import insight_json, store_insights
 from omnix.streaming.models import (
@@ -76,6 +79,7 @@ from omnix.streaming.state import (
     build_states,
     load_states,
     save_states,
+    stored_versions,
 )
 from omnix.streaming.state import versions as state_versions
 
@@ -129,6 +133,17 @@ class InsightProcessor:
         self.references = ReferenceCache()
         self.partners = PartnerSource(context)
         self.histories = HistoryCache(self.settings.history_cache_households)
+
+    async def warm_up(self) -> WarmUp:
+        """Read the histories of the households that bought most recently,
+        up to the cache's capacity, before taking events (see
+        :mod:`omnix.streaming.history`)."""
+        started = time.perf_counter()
+        wall = self.context.clock.wall()
+        async with self.context.db.session() as snapshot:
+            stored = await stored_versions(snapshot)
+            lines = await warm_histories(snapshot, self.histories, stored, wall)
+        return WarmUp(len(self.histories), lines, time.perf_counter() - started)
 
     async def handle(self, entries: list[StreamEntry]) -> None:
         """The bus's batch handler: plan, commit, then notify."""
@@ -189,20 +204,32 @@ class InsightProcessor:
             known = self.histories.get(customer_id, states[customer_id].version)
             if known is not None:
                 histories[customer_id] = known
+        # Households never stored, whose lines the warm-up read: their state
+        # is built from those lines, as refreshed when they were read.
+        warmed = {
+            c: kept
+            for c in stale - set(states)
+            if (kept := self.histories.unstated(c)) is not None
+        }
+        histories.update({c: kept.lines for c, kept in warmed.items()})
         buyers = {e.customer_id for e in events if e.kind == EVENT_PURCHASE}
         unread = sorted((buyers | stale) - set(histories))
+        lines = empty_history()
         if unread:
             lines = await read_histories(session, unread, leave_out=_lines(events))
             histories.update(by_household(lines, unread))
-            if stale:
-                built = await build_states(
-                    session, sorted(stale), zone=self.zone, now=wall, lines=lines
+        if stale:
+            lines = pl.concat([lines, *(kept.lines for kept in warmed.values())])
+            built = await build_states(
+                session, sorted(stale), zone=self.zone, now=wall, lines=lines
+            )
+            for customer_id, state in built.items():
+                state.version = (
+                    states[customer_id].version if customer_id in states else None
                 )
-                for customer_id, state in built.items():
-                    state.version = (
-                        states[customer_id].version if customer_id in states else None
-                    )
-                    states[customer_id] = state
+                if customer_id in warmed:
+                    state.refreshed_at = warmed[customer_id].read_at
+                states[customer_id] = state
         plan = Plan(
             events=await self._mark_late(session, events),
             states=states,
@@ -253,7 +280,7 @@ class InsightProcessor:
             lines = added[customer_id]
             if not lines.is_empty():
                 history = pl.concat([history, lines])
-            self.histories.put(customer_id, history, wall)
+            self.histories.put(customer_id, history, wall, wall)
 
     async def _unchanged(self, session: AsyncSession, plan: Plan) -> bool:
         """No household state of the plan was stored since it was read."""

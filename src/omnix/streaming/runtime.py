@@ -161,13 +161,15 @@ async def _report_metrics(
 ) -> None:
     started_at = context.clock.wall()
     last = _LastSnapshot()
+    # The first snapshot at once: a consumer is listed as live as soon as it
+    # takes events (after its warm-up), not one interval later.
     while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), runtime.settings.metrics_interval_s)
         try:
             await _write_snapshots(context, runtime, started_at, last)
         except Exception as exc:  # metrics must never stop the consumers
             log.warning("streaming.metrics_failed", error=describe_error(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), runtime.settings.metrics_interval_s)
 
 
 async def forget_consumers(context: AppContext, names: list[str]) -> None:
@@ -194,6 +196,16 @@ async def run_consumers(
     processor = InsightProcessor(context, runtime)
     if settings.partner_suggestions:
         processor.partners.start()
+    # Like a batch worker fitting its models before it takes jobs: the
+    # histories of the households likely to come are read before the first
+    # event, instead of one batch at a time while events wait.
+    warm = await processor.warm_up()
+    log.info(
+        "streaming.warmed_up",
+        households=warm.households,
+        lines=warm.lines,
+        seconds=round(warm.seconds, 2),
+    )
     names = [default_consumer_name(f"{name}-{i}") for i in range(consumers)]
     tasks = [
         asyncio.create_task(

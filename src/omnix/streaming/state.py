@@ -164,6 +164,14 @@ async def versions(
     return found
 
 
+async def stored_versions(session: AsyncSession) -> dict[str, datetime]:
+    """``updated_at`` of every stored state, unlocked."""
+    rows = await session.execute(
+        select(CustomerStreamState.customer_id, CustomerStreamState.updated_at)
+    )
+    return dict(rows.tuples().all())
+
+
 def states_from_lines(
     states: dict[str, CustomerState], lines: pl.DataFrame, zone: ZoneInfo
 ) -> None:
