@@ -447,3 +447,42 @@ async def test_system_overview_counts_insights(
     assert metrics["eventsProcessed"] == 1
     assert metrics["eventsAwaitingProcessing"] == 0
     assert metrics["lateEvents"] == 0
+
+
+async def _publication(context: AppContext) -> list[tuple[bool, int]]:
+    async with context.db.session() as session:
+        rows = await session.execute(
+            select(StreamEvent.published_at, StreamEvent.publish_attempts)
+        )
+        return [(at is not None, attempts) for at, attempts in rows]
+
+
+async def test_a_batch_is_stored_as_published_in_the_accepting_transaction(
+    client: httpx.AsyncClient, store: AppContext
+) -> None:
+    headers = await staff_headers(client, store)
+    events = [purchase_event("H1", "MILK", at=WEEK_30, eventId="e-1")]
+    response = await client.post(BATCH, json=events, headers=headers)
+    assert response.json()["relayed"] is True
+    assert await _publication(store) == [(True, 1)]
+
+
+async def test_events_the_bus_refuses_are_left_to_the_relay(
+    client: httpx.AsyncClient, store: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored as published, then marked unpublished when the bus fails."""
+    runtime = runtime_of(store)
+
+    async def refuse(*_: object) -> list[str]:
+        raise OSError("the bus is down")
+
+    monkeypatch.setattr(runtime.bus, "publish_many", refuse)
+    headers = await staff_headers(client, store)
+    events = [
+        purchase_event("H1", "MILK", at=WEEK_30, eventId="e-1"),
+        purchase_event("H2", "BREAD", at=WEEK_30, eventId="e-2"),
+    ]
+    response = await client.post(BATCH, json=events, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["relayed"] is False
+    assert await _publication(store) == [(False, 0), (False, 0)]

@@ -90,6 +90,7 @@ async def _publish_one(
         business_now=clock.now(),
         wall_now=clock.wall(),
         batch=False,
+        published=True,
     )
     # Acknowledging means durable: commit before publishing to the bus, so
     # a consumer never sees an event the database might still roll back.
@@ -100,7 +101,9 @@ async def _publish_one(
         wait_s = runtime.settings.response_wait_ms / 1000
         applied = runtime.hub.expect(event_id)
         try:
-            relayed = await publish(context, runtime, [acceptance.fresh[0].payload])
+            relayed = await publish(
+                context, runtime, [acceptance.fresh[0].payload], marked=True
+            )
             if relayed and wait_s > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(applied), wait_s)
@@ -212,9 +215,12 @@ async def publish_batch_events(
         business_now=context.clock.now(),
         wall_now=context.clock.wall(),
         batch=True,
+        published=True,
     )
     await session.commit()
-    relayed = await publish(context, runtime, [e.payload for e in acceptance.fresh])
+    relayed = await publish(
+        context, runtime, [e.payload for e in acceptance.fresh], marked=True
+    )
     fresh = len(acceptance.fresh)
     message = f"{fresh} event(s) accepted, {len(acceptance.duplicates)} duplicate(s)"
     if not relayed:

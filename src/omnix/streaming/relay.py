@@ -1,9 +1,14 @@
 """From the outbox to the bus: after each request, and in the background.
 
-The accepting request publishes its own events right after its commit.
-When the bus is unreachable (Redis down) or slower than
-``publish_timeout_s``, the events stay in the outbox (``published_at`` is
-null) and the request still succeeds: they were acknowledged when stored.
+The accepting request stores its events as published, in the transaction
+that accepts them, and publishes them right after its commit (one write
+transaction per request, not two). When the bus is unreachable (Redis down)
+or slower than ``publish_timeout_s``, the request marks them unpublished
+again (``published_at`` null) and still succeeds: they were acknowledged
+when stored. A process that dies between that commit and the bus leaves
+events marked published that the bus never took; they are published again
+as lost events (below), after ``republish_after_s`` rather than
+``relay_grace_s``.
 The relay loop of every ``omnix serve`` and ``omnix worker`` process then
 publishes what is older than ``relay_grace_s``, oldest first, until the bus
 answers again. Two relays may publish the same event twice; consumers are
@@ -47,8 +52,15 @@ async def publish(
     context: AppContext,
     runtime: StreamingRuntime,
     payloads: Sequence[dict[str, Any]],
+    *,
+    marked: bool = False,
 ) -> bool:
-    """Publish events and mark them published; False if the bus failed."""
+    """Publish events and mark them published; False if the bus failed.
+
+    ``marked``: the events were stored as published when accepted (see the
+    module docstring); on success nothing is written, on failure they are
+    marked unpublished for the relay.
+    """
     if not payloads:
         return True
     settings = runtime.settings
@@ -71,7 +83,11 @@ async def publish(
             events=len(payloads),
             error=describe_error(exc),
         )
+        if marked:
+            await unpublish(context, [payload["eventId"] for payload in payloads])
         return False
+    if marked:
+        return True
     ids = [payload["eventId"] for payload in payloads]
     async with context.db.transaction() as session:
         for start in range(0, len(ids), RELAY_BATCH):
@@ -84,6 +100,24 @@ async def publish(
                 )
             )
     return True
+
+
+async def unpublish(context: AppContext, ids: Sequence[str]) -> None:
+    """Mark events stored as published as not published (the bus refused
+    them), for the relay; events already applied are left alone."""
+    async with context.db.transaction() as session:
+        for start in range(0, len(ids), RELAY_BATCH):
+            await session.execute(
+                update(StreamEvent)
+                .where(
+                    StreamEvent.event_id.in_(ids[start : start + RELAY_BATCH]),
+                    StreamEvent.processed_at.is_(None),
+                )
+                .values(
+                    published_at=None,
+                    publish_attempts=StreamEvent.publish_attempts - 1,
+                )
+            )
 
 
 async def _relay(
