@@ -72,11 +72,12 @@ async def test_staff_choose_the_interval_baseline(client, context, store):
     assert row.price_version == "local-engines"
 
 
-async def test_unknown_model_is_404_listing_the_available(client, context, store):
+async def test_unknown_model_is_400_listing_the_available(client, context, store):
     headers = await staff_headers(client, context)
     url = BASE.format(store) + "consumption-predictions?model=gpt-7"
     response = await client.get(url, headers=headers)
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert response.json()["details"][0]["field"] == "query.model"
     message = response.json()["message"]
     assert LOCAL_ENGINE_ID in message
     assert INTERVAL_BASELINE_ID in message

@@ -99,7 +99,7 @@ def test_resolve_refuses_unknown_unsupported_and_unavailable(no_aws_credentials)
     )
     registry = build_registry(settings, build_providers(settings))
 
-    with pytest.raises(NotFound, match="available: local:interval-baseline-v1, "):
+    with pytest.raises(BadRequest, match="available: local:interval-baseline-v1, "):
         registry.resolve("gpt-7", "customer_profiling")
     with pytest.raises(BadRequest, match="does not support customer_profiling"):
         registry.resolve(OPENAI_COMPATIBLE_ID, "customer_profiling")

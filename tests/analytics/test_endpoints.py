@@ -191,7 +191,7 @@ async def test_anonymous_is_401(client, store):
         ("consumption-predictions?limit=5000", 400, "query.limit"),
         ("consumption-predictions?minPurchaseDays=0", 400, "query.minPurchaseDays"),
         ("purchase-prediction/NOPE", 404, None),
-        ("ai-analysis?model=gpt-7", 404, None),
+        ("ai-analysis?model=gpt-7", 400, "query.model"),
     ],
 )
 async def test_bad_input(client, context, store, path, status, field):

@@ -221,9 +221,10 @@ async def test_identical_models_are_refused(client, staff):
     ]
 
 
-async def test_unknown_models_are_404_listing_the_available_ones(client, staff):
+async def test_unknown_models_are_400_listing_the_available_ones(client, staff):
     response = await client.post(BASE, json=body(modelB="gpt-99"), headers=staff)
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert response.json()["details"][0]["field"] == "body.modelB"
     message = response.json()["message"]
     assert "gpt-99" in message
     assert LOCAL_ENGINE_ID in message

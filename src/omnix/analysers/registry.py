@@ -18,7 +18,7 @@ from typing import Literal
 from omnix.analysers.answers import ANALYSIS_TYPES
 from omnix.analysers.completion import LLMProvider
 from omnix.analysers.settings import ProviderSettings
-from omnix.errors import BadRequest, NotFound
+from omnix.errors import BadRequest, NotFound, field_error
 
 FULL_ANALYSIS = "full_analysis"
 
@@ -89,22 +89,32 @@ class AnalyserRegistry:
     def find(self, analyser_id: str) -> AnalyserInfo | None:
         return self._by_id.get(analyser_id)
 
-    def get(self, analyser_id: str) -> AnalyserInfo:
-        """The entry, or a 404 that lists the available ids."""
+    def get(self, analyser_id: str, field: str | None = None) -> AnalyserInfo:
+        """The entry. An unknown id named by a request's ``field`` (e.g.
+        ``query.model``) is that request's mistake, a 400 naming the field;
+        otherwise a 404. Both list the available ids."""
         analyser = self._by_id.get(analyser_id)
         if analyser is None:
             known = ", ".join(self.available_ids())
+            if field is not None:
+                raise field_error(
+                    field, f"unknown model {analyser_id!r}; available: {known}"
+                )
             raise NotFound(f"Unknown model {analyser_id}; available: {known}")
         return analyser
 
     def resolve(self, analyser_id: str | None, analysis_type: str) -> AnalyserInfo:
         """The analyser asked for (or the default), checked for this request.
 
-        An explicit choice that cannot answer is the caller's mistake: 400 for
-        an unsupported analysis type or an unavailable model, 404 for an
-        unknown id.
+        An explicit choice that cannot answer is the caller's mistake: a 400
+        naming ``query.model`` for an unknown id, an unsupported analysis type
+        or an unavailable model.
         """
-        analyser = self.get(analyser_id or self.default_id)
+        analyser = (
+            self.get(analyser_id, "query.model")
+            if analyser_id
+            else self.get(self.default_id)
+        )
         if not analyser.supports(analysis_type):
             raise BadRequest(
                 f"Model {analyser.id} does not support {analysis_type}; it "

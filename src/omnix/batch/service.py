@@ -65,10 +65,7 @@ def _analyser(
     registry = analyser_registry(context)
     if model is None:
         return registry.get(registry.default_id)
-    analyser = registry.find(model)
-    if analyser is None:
-        known = ", ".join(registry.available_ids())
-        raise field_error("body.model", f"unknown model {model!r}; available: {known}")
+    analyser = registry.get(model, "body.model")
     unsupported = [t for t in analysis_types if not analyser.supports(t)]
     if unsupported:
         raise field_error(

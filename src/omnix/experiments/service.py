@@ -88,7 +88,7 @@ def config_of(
 def _check_model(
     registry: AnalyserRegistry, field: str, model_id: str, analysis_type: str
 ) -> None:
-    model = registry.get(model_id)  # 404 listing the available ids
+    model = registry.get(model_id, f"body.{field}")
     if not model.supports(analysis_type):
         raise field_error(
             f"body.{field}",
