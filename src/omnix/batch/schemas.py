@@ -136,7 +136,11 @@ class BatchStatusResponse(ApiModel):
     progress: float = Field(ge=0, le=1, description="Share of jobs finished.")
     progress_percent: float
     analysis_types: list[str]
-    model: str | None
+    model: str | None = Field(
+        description="The model the batch asked for; null when none was named and "
+        "each household's A/B assignment or the default model answers (each "
+        "stored analysis names its model)."
+    )
     priority: str
     selection: Literal["customers", "segment", "all"]
     segment_id: str | None
