@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -38,6 +38,7 @@ from omnix.streaming.runtime import run_streaming
 from omnix.system.endpoints import router as system_router
 from omnix.system.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from omnix.system.response_cache import ResponseCacheMiddleware
+from omnix.system.strict_query import refuse_unknown_query
 from omnix.web import mount_dashboards
 
 log = structlog.get_logger()
@@ -159,6 +160,7 @@ def create_app(context: AppContext) -> FastAPI:
         openapi_url="/openapi.json",
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.context = context
 

@@ -254,9 +254,15 @@ def _load_schema() -> Any:
 
     @schema.hook
     def flatmap_path_parameters(
-        _context: Any, path_parameters: dict[str, Any] | None
+        context: Any, path_parameters: dict[str, Any] | None
     ) -> st.SearchStrategy[dict[str, Any] | None]:
         if not path_parameters:
+            return st.just(path_parameters)
+        # A value the schema forbids is what a negative case tests: it stays.
+        declared = {p.name: p for p in context.operation.path_parameters}
+        if not all(
+            declared[name].is_valid(value) for name, value in path_parameters.items()
+        ):
             return st.just(path_parameters)
         seeded = {
             name: SEEDED_PATH_VALUES.get(name, value)

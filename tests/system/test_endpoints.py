@@ -90,3 +90,15 @@ async def test_a_body_that_is_not_json_says_where_it_breaks(client):
             "message": "is not valid JSON: Expecting value at character 37",
         }
     ]
+
+
+async def test_query_parameters_an_operation_does_not_declare_are_refused(client):
+    response = await client.get("/health?verbose=1&limt=5")
+    assert response.status_code == 400
+    assert [d["field"] for d in response.json()["details"]] == [
+        "query.limt",
+        "query.verbose",
+    ]
+    # Documented parameters pass; pages and the schema take any query.
+    assert (await client.get("/openapi.json?v=2")).status_code == 200
+    assert (await client.get("/api-docs?v=2")).status_code == 200
