@@ -8,10 +8,30 @@ from typing import Any
 import httpx
 
 from omnix.auth.service import create_user
+from omnix.catalogue.models import Product
 from omnix.context import AppContext
 from omnix.customers.models import Customer
 
 PASSWORD = "correct horse battery staple"
+
+
+async def add_products(
+    context: AppContext, products: dict[str, tuple[str, str]]
+) -> None:
+    """Catalogue rows from ``{id: (name, category)}``, all Grocery / Private."""
+    now = context.clock.wall()
+    async with context.db.transaction() as session:
+        for product_id, (name, category) in products.items():
+            session.add(
+                Product(
+                    id=product_id,
+                    name=name,
+                    category=category,
+                    department="Grocery",
+                    brand="Private",
+                    updated_at=now,
+                )
+            )
 
 
 async def make_customer(

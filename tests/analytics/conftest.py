@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from omnix.catalogue.models import Product
 from omnix.customers.models import PurchaseLine
-from tests.factories import make_customer
+from tests.factories import add_products, make_customer
 
 START = datetime(2017, 6, 1, 10, tzinfo=UTC)
 PRODUCTS = {
@@ -28,19 +27,7 @@ async def _write(context, lines: list[PurchaseLine]) -> None:
 @pytest.fixture
 async def store(context):
     """Ten households; H0 buys coffee weekly and milk twice a week."""
-    now = context.clock.wall()
-    async with context.db.transaction() as session:
-        for product_id, (name, category) in PRODUCTS.items():
-            session.add(
-                Product(
-                    id=product_id,
-                    name=name,
-                    category=category,
-                    department="Grocery",
-                    brand="Private",
-                    updated_at=now,
-                )
-            )
+    await add_products(context, PRODUCTS)
     lines = []
     for number in range(10):
         household = await make_customer(context, f"H{number}", created_at=START)

@@ -35,13 +35,12 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from omnix.app import create_app
-from omnix.catalogue.models import Product
 from omnix.clock import Clock
 from omnix.config import Settings
 from omnix.context import AppContext
 from omnix.customers.models import PurchaseLine
 from tests.conftest import AS_OF, TEST_SECRET, _empty_tables
-from tests.factories import PASSWORD, make_account, make_customer
+from tests.factories import PASSWORD, add_products, make_account, make_customer
 
 pytestmark = pytest.mark.slow
 
@@ -82,19 +81,7 @@ async def _seed(settings: Settings) -> None:
     context = AppContext.from_settings(settings, Clock(AS_OF))
     try:
         await _empty_tables(context)
-        now = context.clock.wall()
-        async with context.db.transaction() as session:
-            for product_id, (name, category) in PRODUCTS.items():
-                session.add(
-                    Product(
-                        id=product_id,
-                        name=name,
-                        category=category,
-                        department="Grocery",
-                        brand="Private",
-                        updated_at=now,
-                    )
-                )
+        await add_products(context, PRODUCTS)
         lines = []
         for number in range(4):
             household = await make_customer(context, f"H{number}", created_at=START)
