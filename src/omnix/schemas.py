@@ -23,16 +23,24 @@ from pydantic.alias_generators import to_camel
 EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+# Nothing planned reaches past this either (a test starting in 9999 overflowed
+# when its end was computed).
+LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def _not_before_earliest(value: datetime) -> datetime:
     if value.year < EARLIEST_INSTANT.year or value < EARLIEST_INSTANT:
         raise ValueError(
             f"is before {EARLIEST_INSTANT.date()}, the earliest date accepted"
         )
+    if value.year >= LATEST_INSTANT.year or value >= LATEST_INSTANT:
+        raise ValueError(f"is not before {LATEST_INSTANT.date()}, the latest accepted")
     return value
 
 
 StoreInstant = Annotated[AwareDatetime, AfterValidator(_not_before_earliest)]
-"""An instant with a UTC offset, not before ``EARLIEST_INSTANT``."""
+"""An instant with a UTC offset, from ``EARLIEST_INSTANT`` to before
+``LATEST_INSTANT``."""
 
 # Calendar days a request may name: from EARLIEST_INSTANT's day to the end of
 # this century (a target for 9999 is a typing error, not a plan).

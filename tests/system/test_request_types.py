@@ -118,6 +118,19 @@ CASES: list[tuple[str, str, Any, str]] = [
         "path.periodStart",
     ),
     ("DELETE", "/v1/analytics/revenue-targets/day/17", None, "path.periodStart"),
+    # Its end would overflow the calendar (this was a 500).
+    (
+        "POST",
+        "/v1/ab-tests",
+        {
+            "testName": "far",
+            "modelA": "local:omnix-v1",
+            "modelB": "local:interval-baseline-v1",
+            "analysisType": "customer_profiling",
+            "startDate": "9999-12-31T00:00:00Z",
+        },
+        "body.startDate",
+    ),
 ]
 
 

@@ -11,21 +11,24 @@ from starlette.requests import HTTPConnection
 
 from omnix.errors import BadRequest
 
-Operations = dict[tuple[str, str], frozenset[str]]
+Operations = dict[str, frozenset[str]]
 
 
 def _declared_query(app: FastAPI) -> Operations:
-    """(path, method) to the query parameters the OpenAPI document names."""
+    """Operation id to the query parameters the OpenAPI document names. Keyed
+    by id because the route in the request scope may be the router's own,
+    whose path lacks the prefix it is mounted under; its unique_id is the id."""
     table: Operations | None = getattr(app.state, "declared_query", None)
     if table is None:
         table = {
-            (path, method.upper()): frozenset(
+            operation["operationId"]: frozenset(
                 parameter["name"]
                 for parameter in operation.get("parameters", ())
                 if parameter.get("in") == "query"
             )
-            for path, item in app.openapi()["paths"].items()
-            for method, operation in item.items()
+            for item in app.openapi()["paths"].values()
+            for operation in item.values()
+            if "operationId" in operation
         }
         app.state.declared_query = table
     return table
@@ -37,10 +40,7 @@ async def refuse_unknown_query(connection: HTTPConnection) -> None:
     route = connection.scope.get("route")
     if not connection.query_params or not isinstance(route, APIRoute):
         return
-    method = connection.scope.get("method", "GET")
-    declared = _declared_query(connection.app).get(
-        (route.path_format, "GET" if method == "HEAD" else method)
-    )
+    declared = _declared_query(connection.app).get(route.unique_id)
     if declared is None:
         return
     unknown = sorted(set(connection.query_params) - declared)
