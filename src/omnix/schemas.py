@@ -38,7 +38,23 @@ def _not_before_earliest(value: datetime) -> datetime:
     return value
 
 
-StoreInstant = Annotated[AwareDatetime, AfterValidator(_not_before_earliest)]
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _iso_instant(value: Any) -> Any:
+    # Pydantic's lax parsing also reads 1514628000 or "1514628000" as Unix time.
+    if isinstance(value, datetime) or (
+        isinstance(value, str) and _ISO_INSTANT.match(value)
+    ):
+        return value
+    raise ValueError(
+        "must be an ISO 8601 date-time with an offset, e.g. 2017-12-01T10:00:00Z"
+    )
+
+
+StoreInstant = Annotated[
+    AwareDatetime, BeforeValidator(_iso_instant), AfterValidator(_not_before_earliest)
+]
 """An instant with a UTC offset, from ``EARLIEST_INSTANT`` to before
 ``LATEST_INSTANT``."""
 

@@ -118,6 +118,19 @@ CASES: list[tuple[str, str, Any, str]] = [
         "path.periodStart",
     ),
     ("DELETE", "/v1/analytics/revenue-targets/day/17", None, "path.periodStart"),
+    # A number is not read as a Unix time.
+    (
+        "POST",
+        "/v1/customers/H1/purchases",
+        {**purchase_body("P1"), "purchaseDate": 1514628000},
+        "body.purchaseDate",
+    ),
+    (
+        "POST",
+        "/v1/customers/H1/interactions",
+        {"productId": "P1", "interactionType": "view", "timestamp": "1514628000"},
+        "body.timestamp",
+    ),
     # Its end would overflow the calendar (this was a 500).
     (
         "POST",
